@@ -15,7 +15,7 @@ static void test_maps_parse_captured(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
 	CU_ASSERT_EQUAL_FATAL(rs_maps_parse(text, &m), 0);
-	CU_ASSERT_EQUAL(m.n, 37);
+	CU_ASSERT_EQUAL(m.n, 38);
 	/* first line: /usr/bin/cat r--p at offset 0 */
 	CU_ASSERT_EQUAL(m.v[0].start, 0x557eb7215000ULL);
 	CU_ASSERT_EQUAL(m.v[0].end, 0x557eb7217000ULL);

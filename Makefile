@@ -20,7 +20,7 @@ endif
 PKGS := libbpf json-c
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -I$(OUTPUT) $(shell pkg-config --cflags $(PKGS))
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -I. -I$(OUTPUT) $(shell pkg-config --cflags $(PKGS))
 LDLIBS := $(shell pkg-config --libs $(PKGS)) -lelf -lz
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 

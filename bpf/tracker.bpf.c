@@ -53,21 +53,42 @@ struct {
 struct vma_probe {
 	__u64 addr;
 	__u32 size;
+	__u32 kind;
+	__u64 start, end, flags, dev, ino;
+	struct file *file;
 };
 
-static long vma_huge_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+static long vma_probe_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
 	struct vma_probe *p = data;
 	unsigned long flags = vma->vm_flags;
+	struct mm_struct *mm = vma->vm_mm;
+	struct file *file = vma->vm_file;
 	__u64 huge = cfg_huge_size, start;
 	bool thp;
+
+	p->start = vma->vm_start;
+	p->end = vma->vm_end;
+	p->flags = flags;
+	p->file = file;
+	/* the same tests /proc/PID/maps uses to print [heap] and [stack] */
+	if (file) {
+		p->kind = LETHE_VMA_FILE;
+		p->dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+		p->ino = BPF_CORE_READ(file, f_inode, i_ino);
+	} else if (mm && vma->vm_start <= mm->brk && vma->vm_end >= mm->start_brk) {
+		p->kind = LETHE_VMA_HEAP;
+	} else if (mm && vma->vm_start <= mm->start_stack && vma->vm_end >= mm->start_stack) {
+		p->kind = LETHE_VMA_STACK;
+	} else {
+		p->kind = LETHE_VMA_ANON;
+	}
 
 	if (flags & VM_HUGETLB) {
 		/* hugetlbfs reports its page size as the block size */
 		huge = BPF_CORE_READ(vma, vm_file, f_inode, i_sb, s_blocksize);
-		if (huge < PAGE_SIZE_4K)
-			return 0;
-		p->size = huge;
+		if (huge >= PAGE_SIZE_4K)
+			p->size = huge;
 		return 0;
 	}
 	thp = (flags & VM_HUGEPAGE) || (cfg_thp_always && !(flags & VM_NOHUGEPAGE) && !vma->vm_file);
@@ -86,6 +107,7 @@ static __always_inline int record_fault(__u64 addr, __u64 ip, __u64 error_code, 
 	__u32 tgid = id >> 32;
 	struct lethe_fault_ev *e;
 	struct vma_probe p = { .addr = addr, .size = PAGE_SIZE_4K };
+	const unsigned char *name;
 
 	if (!(error_code & X86_PF_WRITE))
 		return 0;
@@ -95,7 +117,8 @@ static __always_inline int record_fault(__u64 addr, __u64 ip, __u64 error_code, 
 	if (!tgid_is_member(tgid))
 		return 0;
 
-	bpf_find_vma(bpf_get_current_task_btf(), addr, vma_huge_cb, &p, 0);
+	if (bpf_find_vma(bpf_get_current_task_btf(), addr, vma_probe_cb, &p, 0))
+		stat_inc(LETHE_STAT_VMA_UNKNOWN);
 
 	e = ev_reserve(sizeof(*e), LETHE_EV_FAULT, tgid, (__u32)id);
 	if (!e)
@@ -104,6 +127,20 @@ static __always_inline int record_fault(__u64 addr, __u64 ip, __u64 error_code, 
 	e->addr = addr & ~((__u64)p.size - 1);
 	e->ip = kernel ? 0 : ip;
 	e->flags = (kernel ? LETHE_FAULT_KERNEL : 0) | (p.size > PAGE_SIZE_4K ? LETHE_FAULT_HUGE : 0);
+	e->vma_start = p.start;
+	e->vma_end = p.end;
+	e->vm_flags = p.flags;
+	e->file_dev = p.dev;
+	e->file_ino = p.ino;
+	e->vma_kind = p.kind;
+	e->pad = 0;
+	e->file_name[0] = 0;
+	if (p.file) {
+		struct file *file = p.file;
+
+		name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+		bpf_probe_read_kernel_str(e->file_name, sizeof(e->file_name), name);
+	}
 	bpf_ringbuf_submit(e, 0);
 	stat_inc(LETHE_STAT_FAULTS);
 	return 0;

@@ -32,12 +32,30 @@ enum lethe_fault_flags {
 	LETHE_FAULT_HUGE = 1 << 1, /* huge-page-backed range: size is the huge page */
 };
 
+/* What the faulting address belonged to, named the way /proc/PID/maps would. */
+enum lethe_vma_kind {
+	LETHE_VMA_UNKNOWN = 0, /* the vma could not be looked up (mmap lock busy, stack growth) */
+	LETHE_VMA_ANON = 1,
+	LETHE_VMA_HEAP = 2,
+	LETHE_VMA_STACK = 3,
+	LETHE_VMA_FILE = 4,
+};
+
+#define LETHE_VMA_NAME_LEN 48
+
 struct lethe_fault_ev {
 	struct lethe_ev_hdr hdr;
 	__u64 addr; /* start of the dirtied page (aligned to size) */
 	__u64 ip; /* first writer's user ip (0 for kernel writes) */
 	__u32 size; /* 4096 or the huge page size */
 	__u32 flags; /* enum lethe_fault_flags */
+	/* the vma at fault time, so a report needs no racy /proc read */
+	__u64 vma_start, vma_end;
+	__u64 vm_flags;
+	__u64 file_dev, file_ino; /* LETHE_VMA_FILE only */
+	__u32 vma_kind; /* enum lethe_vma_kind */
+	__u32 pad;
+	char file_name[LETHE_VMA_NAME_LEN]; /* basename of the backing file */
 };
 
 enum lethe_task_op {
@@ -126,6 +144,7 @@ enum lethe_stat {
 	LETHE_STAT_FILE_EVENTS,
 	LETHE_STAT_GUP_EVENTS, /* syscalls that write memory without faults */
 	LETHE_STAT_PATH_TRUNC, /* a path longer than LETHE_PATH_LEN was cut */
+	LETHE_STAT_VMA_UNKNOWN, /* fault recorded without its vma (lock busy, no vma) */
 	LETHE_STAT_MAX,
 };
 

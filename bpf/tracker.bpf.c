@@ -32,7 +32,6 @@
 #define O_TRUNC_ 01000
 #define O_DIRECT_ 040000
 #define MAP_SHARED_ 0x01
-#define MAP_SHARED_VALIDATE_ 0x03
 #define PROT_WRITE_ 0x2
 #define AT_REMOVEDIR_ 0x200
 #define PTRACE_POKETEXT_ 4
@@ -459,7 +458,8 @@ static __always_inline int handle_sys_exit(struct sc *s)
 	case __NR_mmap:
 		if (s->ret >= 0 || s->ret < -4095)
 			record_mm(s, LETHE_MM_MMAP);
-		if ((a[3] & MAP_SHARED_VALIDATE_) && (a[2] & PROT_WRITE_) && (long)a[4] >= 0 &&
+		/* MAP_SHARED is bit 0: set in MAP_SHARED and MAP_SHARED_VALIDATE, clear in MAP_PRIVATE */
+		if ((a[3] & MAP_SHARED_) && (a[2] & PROT_WRITE_) && (long)a[4] >= 0 &&
 		    (s->ret >= 0 || s->ret < -4095))
 			record_fd_write(s, a[4], LETHE_FILE_MMAP_SHARED);
 		return 0;
@@ -513,6 +513,12 @@ static __always_inline int handle_sys_exit(struct sc *s)
 		return 0; /* a failed call changed no file */
 
 	switch (s->nr) {
+	case __NR_chdir:
+		record_file(s, LETHE_FILE_CHDIR, 0, AT, a[0], -1, 0, -1, -1);
+		break;
+	case __NR_fchdir:
+		record_file(s, LETHE_FILE_CHDIR, 0, -1, 0, -1, 0, a[0], a[0]);
+		break;
 	case __NR_open:
 		record_open(s, AT, a[0], a[1]);
 		break;

@@ -112,6 +112,7 @@ enum lethe_file_op {
 	LETHE_FILE_REMOVEXATTR = 16,
 	LETHE_FILE_FALLOCATE = 17,
 	LETHE_FILE_MMAP_SHARED = 18, /* writable MAP_SHARED map of a file */
+	LETHE_FILE_CHDIR = 19, /* not a mutation: lets userspace resolve relative paths */
 	LETHE_FILE_OP_MAX,
 };
 

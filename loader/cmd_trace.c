@@ -241,6 +241,7 @@ int cmd_trace(int argc, char **argv)
 			ret = LD_EXIT_NOPROC;
 			goto cleanup;
 		}
+		fprintf(stderr, "%s trace: following pid %d; SIGINT (Ctrl-C) ends the trace\n", ld_prog, o.pid);
 	}
 	read_comm(sum.pid, sum.comm, sizeof(sum.comm));
 

@@ -40,6 +40,8 @@ void inj_arch_prep_syscall(inj_regs_t *r, unsigned long ip, long nr, const unsig
 /* The syscall result register (raw, -errno on failure) and the instruction pointer. */
 long inj_arch_syscall_ret(const inj_regs_t *r);
 unsigned long inj_arch_ip(const inj_regs_t *r);
+/* The syscall number the kernel is running or ran (orig_ax), -1 outside a syscall. */
+long inj_arch_syscall_nr(const inj_regs_t *r);
 
 /* Syscall numbers the generic code must recognise. */
 bool inj_arch_nr_is_exit(long nr);

@@ -68,6 +68,11 @@ unsigned long inj_arch_ip(const inj_regs_t *r)
 	return r->rip;
 }
 
+long inj_arch_syscall_nr(const inj_regs_t *r)
+{
+	return (long)r->orig_rax;
+}
+
 bool inj_arch_nr_is_exit(long nr)
 {
 	return nr == SYS_exit || nr == SYS_exit_group;

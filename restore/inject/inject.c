@@ -25,6 +25,7 @@
 enum stop_kind {
 	STOP_SYSCALL_ENTRY,
 	STOP_SYSCALL_EXIT,
+	STOP_SYSCALL_ANY, /* a syscall stop without PTRACE_O_TRACESYSGOOD: entry or exit */
 	STOP_SIGNAL, /* signal-delivery stop */
 	STOP_EVENT,  /* PTRACE_EVENT_* stop, including interrupt and group stops */
 	STOP_GONE,   /* exited or killed */
@@ -122,7 +123,11 @@ static pid_t read_tgid(pid_t tid)
 	return tgid;
 }
 
-/* PTRACE_SYSCALL_INFO_* of the thread's current stop, NONE when not a syscall stop. */
+/*
+ * PTRACE_SYSCALL_INFO_* of the thread's current stop, NONE when not a syscall stop.
+ * The kernel only says ENTRY/EXIT when the stop was reported as SIGTRAP|0x80, i.e. with
+ * PTRACE_O_TRACESYSGOOD (ptrace_get_syscall_info_op(), measured on 6.18 too).
+ */
 static int syscall_stop_op(pid_t tid, long *nr)
 {
 	struct __ptrace_syscall_info info;
@@ -133,6 +138,30 @@ static int syscall_stop_op(pid_t tid, long *nr)
 	if (nr && info.op == PTRACE_SYSCALL_INFO_ENTRY)
 		*nr = (long)info.entry.nr;
 	return info.op;
+}
+
+/*
+ * Without TRACESYSGOOD a syscall stop is a SIGTRAP whose siginfo has si_code == SIGTRAP
+ * (ptrace_report_syscall() -> ptrace_notify(SIGTRAP)).
+ */
+static bool is_plain_syscall_trap(pid_t tid)
+{
+	siginfo_t si;
+
+	if (ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) < 0)
+		return false;
+	return si.si_signo == SIGTRAP && si.si_code == SIGTRAP;
+}
+
+/* Is the thread at a syscall-entry stop (the syscall has not run yet)? */
+static bool at_syscall_entry(pid_t tid, const inj_regs_t *r)
+{
+	int op = syscall_stop_op(tid, NULL);
+
+	if (op != PTRACE_SYSCALL_INFO_NONE)
+		return op == PTRACE_SYSCALL_INFO_ENTRY;
+	/* the kernel puts -ENOSYS in the result register before the entry stop */
+	return is_plain_syscall_trap(tid) && inj_arch_syscall_nr(r) >= 0 && inj_arch_syscall_ret(r) == -ENOSYS;
 }
 
 int inj_ctl_new_at(pid_t tid, unsigned long syscall_ip, struct inj_ctl **out)
@@ -163,7 +192,7 @@ int inj_ctl_new_at(pid_t tid, unsigned long syscall_ip, struct inj_ctl **out)
 		goto err;
 	}
 	c->saved = c->orig;
-	if (syscall_stop_op(tid, NULL) == PTRACE_SYSCALL_INFO_ENTRY) {
+	if (at_syscall_entry(tid, &c->orig)) {
 		/* the syscall has not run: make restore run it from the start */
 		inj_arch_rewind_entry(&c->saved);
 		c->in_syscall = true;
@@ -210,12 +239,31 @@ static int wait_tid(pid_t tid, int *status)
 	}
 }
 
+/* A fault raised by the instruction the thread executes (si_code > 0 and not SI_KERNEL). */
+static bool is_synchronous_fault(const siginfo_t *si)
+{
+	switch (si->si_signo) {
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGILL:
+	case SIGFPE:
+		return si->si_code > 0 && si->si_code != SI_KERNEL;
+	}
+	return false;
+}
+
 static int record_signal(struct inj_ctl *c)
 {
 	siginfo_t si;
 
 	if (ptrace(PTRACE_GETSIGINFO, c->tid, NULL, &si) < 0)
 		return -errno;
+	if (is_synchronous_fault(&si)) {
+		/* suppressing it would re-run the faulting instruction forever */
+		pr_err("thread %d faulted (signal %d, code %d, addr %p) during injection", c->tid, si.si_signo,
+		       si.si_code, si.si_addr);
+		return -EFAULT;
+	}
 	if (c->nsigs == c->capsigs) {
 		size_t cap = c->capsigs ? c->capsigs * 2 : 4;
 		siginfo_t *n = realloc(c->sigs, cap * sizeof(*n));
@@ -270,6 +318,10 @@ static int next_stop(struct inj_ctl *c, enum stop_kind *kind, long *nr)
 		}
 		if (sig != SIGTRAP)
 			return -EPROTO;
+		if (is_plain_syscall_trap(c->tid)) {
+			*kind = STOP_SYSCALL_ANY;
+			return 0;
+		}
 	}
 	ret = record_signal(c);
 	if (ret < 0)
@@ -317,6 +369,18 @@ static int run_syscall(struct inj_ctl *c, long nr, const unsigned long a[6], lon
 		err = next_stop(c, &kind, &entry_nr);
 		if (err < 0)
 			return err;
+		if (kind == STOP_SYSCALL_ANY) {
+			/* no TRACESYSGOOD: our entry is the first stop showing nr and -ENOSYS */
+			err = inj_arch_get_regs(c->tid, &regs);
+			if (err < 0)
+				return err;
+			if (entered)
+				kind = STOP_SYSCALL_EXIT;
+			else if (inj_arch_syscall_ret(&regs) == -ENOSYS && inj_arch_syscall_nr(&regs) == cur_nr)
+				kind = STOP_SYSCALL_ENTRY, entry_nr = cur_nr;
+			else
+				continue; /* exit stop of a syscall skipped by our registers */
+		}
 		switch (kind) {
 		case STOP_GONE:
 			c->gone = true;
@@ -336,6 +400,7 @@ static int run_syscall(struct inj_ctl *c, long nr, const unsigned long a[6], lon
 				return finish_exit(c);
 			}
 			continue;
+		case STOP_SYSCALL_ANY:
 		case STOP_SYSCALL_EXIT:
 			/* an exit stop before our entry belongs to a syscall the thread was in */
 			if (!entered)

@@ -192,13 +192,7 @@ int inj_ctl_new_at(pid_t tid, unsigned long syscall_ip, struct inj_ctl **out)
 		goto err;
 	}
 	c->saved = c->orig;
-	if (at_syscall_entry(tid, &c->orig)) {
-		/* the syscall has not run: make restore run it from the start */
-		inj_arch_rewind_entry(&c->saved);
-		c->in_syscall = true;
-	} else {
-		c->in_syscall = inj_arch_normalise_restart(&c->saved);
-	}
+	c->in_syscall = inj_regs_normalise_stopped(tid, &c->saved);
 	*out = c;
 	return 0;
 err:
@@ -519,5 +513,15 @@ int inj_ctl_take_signal(struct inj_ctl *c, siginfo_t *si)
 
 bool inj_regs_normalise_restart(struct user_regs_struct *regs)
 {
+	return inj_arch_normalise_restart(regs);
+}
+
+bool inj_regs_normalise_stopped(pid_t tid, struct user_regs_struct *regs)
+{
+	if (at_syscall_entry(tid, regs)) {
+		/* the syscall has not run: make a resume run it from the start */
+		inj_arch_rewind_entry(regs);
+		return true;
+	}
 	return inj_arch_normalise_restart(regs);
 }

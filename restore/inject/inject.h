@@ -98,4 +98,11 @@ int inj_ctl_take_signal(struct inj_ctl *c, siginfo_t *si);
  */
 bool inj_regs_normalise_restart(struct user_regs_struct *regs);
 
+/*
+ * The same, for registers just read from tid, a thread in a ptrace stop: at a
+ * syscall-entry stop the pending syscall is rewound so it runs once resumed (ip back,
+ * ax = its number). Returns true if regs were inside (or entering) a syscall.
+ */
+bool inj_regs_normalise_stopped(pid_t tid, struct user_regs_struct *regs);
+
 #endif /* LETHE_INJECT_H */

@@ -124,18 +124,19 @@ static void test_fds_unsupported_and_recoverable(void)
 
 /* fd numbers the child reports after setting up */
 struct child_fds {
-	int file, pipe_r, pipe_w, sock0, sock1, efd, devnull;
+	int file, file2, pipe_r, pipe_w, sock0, sock1, efd, devnull;
 };
 
 /* The child: set up, report, wait for 'g', change its fds, report again, wait for the end. */
-static void child_main(const char *path, int cmd, int ack)
+static void child_main(const char *path, const char *path2, int cmd, int ack)
 {
 	struct child_fds c = {0};
-	int p[2], s[2];
+	int p[2], s[2], t;
 	char op;
 
 	c.file = open(path, O_RDWR | O_CLOEXEC);
-	if (c.file < 0 || pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, s))
+	c.file2 = open(path, O_RDONLY);
+	if (c.file < 0 || c.file2 < 0 || pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, s))
 		_exit(1);
 	c.pipe_r = p[0];
 	c.pipe_w = p[1];
@@ -153,6 +154,9 @@ static void child_main(const char *path, int cmd, int ack)
 	fcntl(c.file, F_SETFD, 0);		 /* FLAGS: O_CLOEXEC dropped */
 	fcntl(c.sock0, F_SETFL, O_NONBLOCK);	 /* FLAGS */
 	dup2(c.file, c.efd);			 /* REPLACED: the eventfd number now names the file */
+	t = open(path2, O_RDONLY);		 /* REPLACED: file2 now names another file, same kind and flags */
+	if (t < 0 || dup2(t, c.file2) != c.file2 || close(t))
+		_exit(1);
 	if (write(ack, &c, sizeof(c)) != sizeof(c))
 		_exit(1);
 	/* until the parent closes its end (or dies): no orphan outlives the runner */
@@ -171,7 +175,8 @@ static const struct rs_fd_op *find_op(const struct rs_fd_plan *p, int fd, enum r
 
 static void test_fds_read_and_diff_child(void)
 {
-	char path[] = "/tmp/lethe-test-fds-XXXXXX";
+	char path[] = "/tmp/lethe-test-fds-XXXXXX", path2[] = "/tmp/lethe-test-fds-XXXXXX";
+	struct stat st2;
 	int cmd[2] = {-1, -1}, ack[2] = {-1, -1}, tmp;
 	struct rs_fdtable snap = {0}, now = {0};
 	struct rs_fd_plan p = {0};
@@ -186,13 +191,17 @@ static void test_fds_read_and_diff_child(void)
 	CU_ASSERT_FATAL(write(tmp, "0123456789", 10) == 10);
 	CU_ASSERT_FATAL(fstat(tmp, &st) == 0);
 	close(tmp);
+	tmp = mkstemp(path2);
+	CU_ASSERT_FATAL(tmp >= 0);
+	CU_ASSERT_FATAL(fstat(tmp, &st2) == 0);
+	close(tmp);
 	CU_ASSERT_FATAL(pipe2(cmd, O_CLOEXEC) == 0 && pipe2(ack, O_CLOEXEC) == 0);
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
 	if (pid == 0) {
 		close(cmd[1]);
 		close(ack[0]);
-		child_main(path, cmd[0], ack[1]);
+		child_main(path, path2, cmd[0], ack[1]);
 	}
 	close(cmd[0]);
 	close(ack[1]);
@@ -242,8 +251,8 @@ static void test_fds_read_and_diff_child(void)
 		goto cleanup;
 	}
 	CU_ASSERT(rs_fdtable_read(pid, &now) > 0);
-	/* the file: POS + FLAGS; pipe_r CLOSED; sock0 FLAGS; efd REPLACED; devnull NEW */
-	CU_ASSERT_EQUAL_FATAL(rs_fdtable_diff(&snap, &now, &p), 6);
+	/* the file: POS + FLAGS; file2 REPLACED; pipe_r CLOSED; sock0 FLAGS; efd REPLACED; devnull NEW */
+	CU_ASSERT_EQUAL_FATAL(rs_fdtable_diff(&snap, &now, &p), 7);
 	for (size_t i = 1; i < p.n; i++)
 		CU_ASSERT(p.ops[i - 1].fd <= p.ops[i].fd);
 
@@ -277,6 +286,15 @@ static void test_fds_read_and_diff_child(void)
 	CU_ASSERT_EQUAL(op->now->kind, RS_FD_FILE);
 	CU_ASSERT(!rs_fd_change_is_recoverable(op)); /* the eventfd is gone for good */
 
+	/* same kind, same access mode, other inode: still another object */
+	op = find_op(&p, c.file2, RS_FD_REPLACED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(op);
+	CU_ASSERT_EQUAL(op->snap->ino, st.st_ino);
+	CU_ASSERT_EQUAL(op->now->ino, st2.st_ino);
+	CU_ASSERT_STRING_EQUAL(op->now->target, path2);
+	CU_ASSERT(rs_fd_change_is_recoverable(op)); /* reopen path by name, dup2 into place */
+	CU_ASSERT_EQUAL(rs_fd_reopen_flags(op->snap), O_RDONLY | RS_FD_O_LARGEFILE);
+
 	op = find_op(&p, c.devnull, RS_FD_NEW);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(op);
 	CU_ASSERT_PTR_NULL(op->snap);
@@ -302,6 +320,7 @@ cleanup:
 	close(cmd[1]);
 	close(ack[0]);
 	unlink(path);
+	unlink(path2);
 }
 
 static void test_fds_read_missing_pid(void)

@@ -62,9 +62,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 2
 fi
 
-run_cunit unit "$B/tests/unit_runner"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_cunit unit-asan "$B/tests/unit_runner_san"
-run_counted bpf "$B/tests/bpf_runner"
+run_cunit unit timeout 600 "$B/tests/unit_runner"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_cunit unit-asan timeout 900 "$B/tests/unit_runner_san"
+run_counted bpf timeout 600 "$B/tests/bpf_runner"
 run_counted e2e ./tests/e2e/run.sh
 
 rm -rf "$log"

@@ -21,6 +21,9 @@
 /* Passes over /proc/PID/task before giving up on a process that keeps spawning threads. */
 #define SEIZE_MAX_PASSES 64
 
+/* Poll period for a group leader's stop (a stop takes 10-50 us here, twin-prototype.md). */
+#define LEADER_POLL_US 20
+
 #define SIGBIT(sig) (1ULL << ((sig) - 1))
 
 void rs_proc_free(struct rs_proc *p)
@@ -172,6 +175,35 @@ err:
 	return ret;
 }
 
+/* State of /proc/TID/stat: the character after the last ')', or 0. */
+static char thread_state(pid_t tid)
+{
+	char path[64], buf[512];
+	char *paren;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* the command name may contain spaces and parentheses: the state follows the last ')' */
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+static bool thread_is_dead(pid_t tid)
+{
+	char st = thread_state(tid);
+
+	return st == 0 || st == 'Z' || st == 'X';
+}
+
 /* A stop that is neither a PTRACE_EVENT stop nor a syscall stop: a signal-delivery stop. */
 static bool is_signal_stop(pid_t tid, int status)
 {
@@ -192,8 +224,20 @@ static int wait_stopped(struct rs_proc *p, size_t i)
 	int status;
 
 	for (;;) {
-		pid_t r = waitpid(tid, &status, __WALL);
+		pid_t r = waitpid(tid, &status, __WALL | (tid == p->pid ? WNOHANG : 0));
 
+		if (r == 0) {
+			/*
+			 * A dead leader is reported only once every other thread is reaped,
+			 * so a blocking wait on it could never return: poll it instead.
+			 */
+			if (thread_is_dead(tid)) {
+				pr_err("thread %d of %d died while being stopped", tid, p->pid);
+				return -ESRCH;
+			}
+			usleep(LEADER_POLL_US);
+			continue;
+		}
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) {
@@ -236,8 +280,16 @@ int rs_proc_stop(struct rs_proc *p)
 				return ret;
 			}
 		}
+		/* the leader last: a dead thread elsewhere is then seen before it */
 		for (size_t i = done; i < p->n; i++) {
-			if (p->stopped[i])
+			if (p->stopped[i] || p->tids[i] == p->pid)
+				continue;
+			ret = wait_stopped(p, i);
+			if (ret < 0)
+				return ret;
+		}
+		for (size_t i = done; i < p->n; i++) {
+			if (p->stopped[i] || p->tids[i] != p->pid)
 				continue;
 			ret = wait_stopped(p, i);
 			if (ret < 0)
@@ -348,21 +400,5 @@ int rs_proc_detach(struct rs_proc *p)
 
 bool rs_thread_is_stopped(pid_t tid)
 {
-	char path[64], buf[512];
-	char *paren;
-	ssize_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	/* the command name may contain spaces and parentheses: the state follows the last ')' */
-	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && paren[2] == 't';
+	return thread_state(tid) == 't';
 }

@@ -92,7 +92,7 @@ int rs_regs_save(pid_t tid, struct rs_regs *r)
 
 int rs_regs_restore(pid_t tid, const struct rs_regs *r)
 {
-	struct iovec iov = { .iov_base = r->xstate, .iov_len = r->xstate_len };
+	struct iovec iov = {.iov_base = r->xstate, .iov_len = r->xstate_len};
 	int ret;
 
 	if (ptrace(PTRACE_SETREGS, tid, NULL, &r->gp) < 0) {

@@ -16,9 +16,9 @@ struct rs_regs {
 	struct user_regs_struct gp; /* includes fs_base/gs_base on x86_64 */
 	void *xstate;		    /* NT_X86_XSTATE image (or NT_PRFPREG without XSAVE) */
 	size_t xstate_len;
-	unsigned int xstate_note;   /* NT_X86_XSTATE or NT_PRFPREG */
-	uint64_t sigmask;	    /* blocked signals, bit (sig - 1) */
-	bool in_syscall;	    /* gp was normalised out of a restartable syscall */
+	unsigned int xstate_note; /* NT_X86_XSTATE or NT_PRFPREG */
+	uint64_t sigmask;	  /* blocked signals, bit (sig - 1) */
+	bool in_syscall;	  /* gp was normalised out of a restartable syscall */
 };
 
 /*

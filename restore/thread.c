@@ -24,7 +24,7 @@
 /* Poll period for a group leader's stop (a stop takes 10-50 us here, twin-prototype.md). */
 #define LEADER_POLL_US 20
 
-#define SIGBIT(sig) (1ULL << ((sig) - 1))
+#define SIGBIT(sig) (1ULL << ((sig)-1))
 
 void rs_proc_free(struct rs_proc *p)
 {

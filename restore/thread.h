@@ -12,9 +12,9 @@
 #include <sys/types.h>
 
 struct rs_proc {
-	pid_t pid;		/* thread group id */
-	unsigned long options;	/* PTRACE_O_* given to every seized thread */
-	size_t n;		/* threads held */
+	pid_t pid;	       /* thread group id */
+	unsigned long options; /* PTRACE_O_* given to every seized thread */
+	size_t n;	       /* threads held */
 	size_t cap;
 	pid_t *tids;
 	int *pending_sig;	/* lowest signal held back from tids[i], 0 if none */

@@ -80,8 +80,7 @@ bool inj_arch_nr_is_exit(long nr)
 
 bool inj_arch_is_restart_code(long ret)
 {
-	return ret == -ERESTARTSYS || ret == -ERESTARTNOINTR || ret == -ERESTARTNOHAND ||
-	       ret == -ERESTART_RESTARTBLOCK;
+	return ret == -ERESTARTSYS || ret == -ERESTARTNOINTR || ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK;
 }
 
 long inj_arch_restart_nr(long nr, long ret)

@@ -26,9 +26,9 @@ enum stop_kind {
 	STOP_SYSCALL_ENTRY,
 	STOP_SYSCALL_EXIT,
 	STOP_SYSCALL_ANY, /* a syscall stop without PTRACE_O_TRACESYSGOOD: entry or exit */
-	STOP_SIGNAL, /* signal-delivery stop */
-	STOP_EVENT,  /* PTRACE_EVENT_* stop, including interrupt and group stops */
-	STOP_GONE,   /* exited or killed */
+	STOP_SIGNAL,	  /* signal-delivery stop */
+	STOP_EVENT,	  /* PTRACE_EVENT_* stop, including interrupt and group stops */
+	STOP_GONE,	  /* exited or killed */
 };
 
 static int vdso_range(pid_t tid, unsigned long *start, unsigned long *end)

@@ -54,11 +54,11 @@ static void on_usr1(int sig)
 /* The victim: answer each command byte with one long; report a failed read() as -errno. */
 static void victim_main(int rfd, int wfd)
 {
-	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
 
 	sigaction(SIGUSR1, &sa, NULL);
 	for (;;) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		struct timespec ts = {0, 100 * 1000 * 1000};
 		int word = 0;
 		long a;
 		char c;
@@ -124,7 +124,7 @@ static int victim_start(struct victim *v)
 /* Read one answer, or BAD_ANSWER after a timeout (so a broken victim fails, not hangs). */
 static long victim_read(struct victim *v)
 {
-	struct pollfd p = { .fd = v->ans, .events = POLLIN };
+	struct pollfd p = {.fd = v->ans, .events = POLLIN};
 	long a;
 
 	if (poll(&p, 1, ANSWER_TIMEOUT_MS) != 1)
@@ -249,7 +249,7 @@ static void test_inject_getpid_in_read(void)
 	CU_ASSERT_EQUAL(r, v.pid);
 	/* a failing syscall is data: munmap of an unaligned address gives -EINVAL */
 	{
-		unsigned long a[6] = { 0x1001, 4096 };
+		unsigned long a[6] = {0x1001, 4096};
 
 		CU_ASSERT_EQUAL(inj_syscall(c, SYS_munmap, a, &r), 0);
 		CU_ASSERT_EQUAL(r, -EINVAL);
@@ -273,7 +273,7 @@ static void test_inject_getpid_in_read(void)
 /* compel rsys: setsid/getsid, and the victim's own getsid() sees the change. */
 static void test_inject_setsid(void)
 {
-	unsigned long zero[6] = { 0 };
+	unsigned long zero[6] = {0};
 	struct inj_ctl *c = NULL;
 	struct victim v;
 	long r = 0;
@@ -304,7 +304,7 @@ static void test_inject_mmap_munmap(void)
 {
 	struct inj_ctl *c = NULL, *c2 = NULL;
 	struct __ptrace_syscall_info info;
-	unsigned long a[6] = { 0, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (unsigned long)-1, 0 };
+	unsigned long a[6] = {0, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (unsigned long)-1, 0};
 	struct victim v;
 	long addr = 0, r = -1;
 
@@ -417,7 +417,7 @@ static void test_inject_at_syscall_entry(void)
 /* A signal sent while the victim is stopped is held back by inj_syscall and re-queued by restore. */
 static void test_inject_signal_held_and_requeued(void)
 {
-	unsigned long ts_none[6] = { 0 };
+	unsigned long ts_none[6] = {0};
 	struct inj_ctl *c = NULL;
 	struct victim v;
 	long r = -1;
@@ -446,7 +446,7 @@ static void test_inject_signal_held_and_requeued(void)
 /* Injected clone(CLONE_PARENT|SIGCHLD) with TRACEFORK: *ret is the child, auto-attached and stopped. */
 static void test_inject_clone_traced_child(void)
 {
-	unsigned long a[6] = { CLONE_PARENT | SIGCHLD, 0, 0, 0, 0, 0 };
+	unsigned long a[6] = {CLONE_PARENT | SIGCHLD, 0, 0, 0, 0, 0};
 	struct inj_ctl *c = NULL;
 	struct victim v;
 	long child = 0;
@@ -486,7 +486,7 @@ static void test_inject_clone_traced_child(void)
 /* exit_group in a single-threaded victim: success, the thread is gone, the caller reaps it. */
 static void test_inject_exit_group(void)
 {
-	unsigned long a[6] = { 7 };
+	unsigned long a[6] = {7};
 	struct inj_ctl *c = NULL;
 	struct victim v;
 	int status = 0;

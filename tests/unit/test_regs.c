@@ -81,7 +81,7 @@ static int victim_start(struct victim *v)
 
 static long victim_ask(struct victim *v, char cmd)
 {
-	struct pollfd p = { .fd = v->ans, .events = POLLIN };
+	struct pollfd p = {.fd = v->ans, .events = POLLIN};
 	long a;
 
 	if (write(v->req, &cmd, 1) != 1 || poll(&p, 1, 3000) != 1)
@@ -200,8 +200,8 @@ static void test_regs_save_normalises_read(void)
  */
 static void test_regs_round_trip_after_injection(void)
 {
-	unsigned long a[6] = { 0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, (unsigned long)-1, 0 };
-	struct rs_regs orig = { 0 }, mod = { 0 }, back = { 0 };
+	unsigned long a[6] = {0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, (unsigned long)-1, 0};
+	struct rs_regs orig = {0}, mod = {0}, back = {0};
 	struct inj_ctl *c = NULL;
 	struct victim v;
 	long mxcsr, r = 0;
@@ -261,7 +261,7 @@ static void test_regs_round_trip_after_injection(void)
 /* rs_regs_equal looks at state bytes and ignores the XSAVE header. */
 static void test_regs_equal_detects_change(void)
 {
-	struct rs_regs a = { 0 }, b = { 0 };
+	struct rs_regs a = {0}, b = {0};
 	struct victim v;
 
 	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);

@@ -58,7 +58,7 @@ static void *cond_sleeper(void *arg)
 
 static void *napper(void *arg)
 {
-	struct timespec ts = { 0, 1000 * 1000 };
+	struct timespec ts = {0, 1000 * 1000};
 
 	(void)arg;
 	for (;;)
@@ -69,7 +69,7 @@ static void *napper(void *arg)
 /* Main thread: 'p' pid, 'c' spin count, 'u' SIGUSR1 count, 't' start one more thread. */
 static void victim_main(int rfd, int wfd)
 {
-	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
 	pthread_t t;
 
 	sigaction(SIGUSR1, &sa, NULL);
@@ -122,7 +122,7 @@ static int victim_start(struct victim *v)
 
 static long victim_ask(struct victim *v, char cmd)
 {
-	struct pollfd p = { .fd = v->ans, .events = POLLIN };
+	struct pollfd p = {.fd = v->ans, .events = POLLIN};
 	long a;
 
 	if (write(v->req, &cmd, 1) != 1 || poll(&p, 1, 3000) != 1)

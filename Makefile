@@ -42,7 +42,8 @@ LETHE := $(OUTPUT)/lethe
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
-E2E_SRCS := $(wildcard tests/e2e/*.c tests/e2e/lib/*.c)
+E2E_SRCS := $(wildcard tests/e2e/*.c)
+E2E_BINS := $(patsubst tests/e2e/%.c,$(OUTPUT)/tests/e2e/%,$(E2E_SRCS))
 DEMO_SRCS := $(wildcard tests/demo/*.c)
 BENCH_SRCS := $(wildcard bench/*.c)
 
@@ -58,7 +59,7 @@ PREFIX ?= /usr/local
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LETHE) $(DEMOS) $(UNIT_RUNNER) $(UNIT_RUNNER_SAN) $(BPF_RUNNER) $(BENCHES)
+all: $(LETHE) $(DEMOS) $(UNIT_RUNNER) $(UNIT_RUNNER_SAN) $(BPF_RUNNER) $(E2E_BINS) $(BENCHES)
 
 $(OUTPUT)/vmlinux.h:
 	$(call msg,GEN,$@)
@@ -109,6 +110,11 @@ $(BPF_RUNNER): $(patsubst %.c,$(OUTPUT)/obj/%.o,$(BPFT_SRCS)) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+$(OUTPUT)/tests/e2e/%: tests/e2e/%.c $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(OUTPUT)/demo/%: tests/demo/%.c
 	$(call msg,CC,$@)

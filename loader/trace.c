@@ -107,7 +107,7 @@ void ld_trace_reset(struct ld_trace *t)
 {
 	struct trace_priv *p = t->priv;
 
-	t->ngroups = t->nmm = t->ntasks = t->nfiles = 0;
+	t->ngroups = t->nmm = t->ntasks = t->nfiles = t->ndirty = 0;
 	memset(t->events, 0, sizeof(t->events));
 	t->unknown_records = 0;
 	if (p)
@@ -126,6 +126,7 @@ void ld_trace_free(struct ld_trace *t)
 		free(p->inodes);
 		free(p);
 	}
+	free(t->dirty);
 	free(t->groups);
 	free(t->mm);
 	free(t->tasks);
@@ -256,6 +257,16 @@ static void label_fault(struct trace_priv *p, const struct lethe_fault_ev *e, ch
 	}
 }
 
+static bool grow_dirty(struct ld_trace *t)
+{
+	struct ld_dirty *d = grow(t->dirty, &t->cdirty, t->ndirty + 1, sizeof(*d));
+
+	if (!d)
+		return false;
+	t->dirty = d;
+	return true;
+}
+
 static int add_fault(struct ld_trace *t, const struct lethe_fault_ev *e)
 {
 	struct trace_priv *p = t->priv;
@@ -267,6 +278,9 @@ static int add_fault(struct ld_trace *t, const struct lethe_fault_ev *e)
 	r = page_insert(p, e->hdr.tgid, e->addr);
 	if (r <= 0)
 		return r;
+	if (!grow_dirty(t))
+		return -ENOMEM;
+	t->dirty[t->ndirty++] = (struct ld_dirty){ .tgid = e->hdr.tgid, .size = e->size, .addr = e->addr };
 	label_fault(p, e, label, sizeof(label), &start, &end);
 	for (size_t i = 0; i < t->ngroups; i++) {
 		struct ld_page_group *c = &t->groups[i];
@@ -306,6 +320,11 @@ static void forget_mm(struct ld_trace *t, pid_t tgid)
 		if (t->groups[i].pid != tgid)
 			t->groups[j++] = t->groups[i];
 	t->ngroups = j;
+	j = 0;
+	for (size_t i = 0; i < t->ndirty; i++)
+		if (t->dirty[i].tgid != tgid)
+			t->dirty[j++] = t->dirty[i];
+	t->ndirty = j;
 	j = 0;
 	for (size_t i = 0; i < t->nmm; i++)
 		if (t->mm[i].pid != tgid)

@@ -46,7 +46,16 @@ struct ld_file {
 	pid_t pid; /* first task that touched it */
 };
 
+/* One first write of an epoch, as the rewinder needs it. */
+struct ld_dirty {
+	pid_t tgid;
+	uint32_t size;
+	uint64_t addr;
+};
+
 struct ld_trace {
+	struct ld_dirty *dirty; /* distinct (tgid, page) first writes, in arrival order */
+	size_t ndirty, cdirty;
 	struct ld_page_group *groups;
 	size_t ngroups, cgroups;
 	struct ld_mm_change *mm;

@@ -18,4 +18,86 @@ typedef void (*lethe_log_fn_t)(enum lethe_log_level level, const char *msg);
 /* Route every message of liblethe (and libbpf, when the CLI sets it up) into fn. */
 void lethe_set_log_fn(lethe_log_fn_t fn, enum lethe_log_level level);
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Why a rewind could not be proven complete (invariant I6). */
+enum lethe_reason {
+	LETHE_REASON_NONE = 0,
+	LETHE_REASON_TARGET_DIED, /* the sandbox root exited */
+	LETHE_REASON_THREAD_DIED, /* a thread that existed at checkpoint is gone */
+	LETHE_REASON_FD_UNRECOVERABLE, /* a pipe/socket/anon fd was closed or replaced */
+	LETHE_REASON_IO_URING, /* an io_uring instance exists */
+	LETHE_REASON_UNSUPPORTED_MAPPING, /* shared writable memory, or a removed file mapping */
+	LETHE_REASON_INJECT_FAILED, /* a syscall could not be run in the target */
+	LETHE_REASON_LAYOUT_FAILED, /* an injected munmap/mmap/mprotect/brk failed */
+	LETHE_REASON_COPY_FAILED, /* pages could not be copied back from the snapshot */
+	LETHE_REASON_TASKS_FAILED, /* a new task could not be removed */
+	LETHE_REASON_VERIFY_FAILED, /* --verify found a difference from the snapshot */
+	LETHE_REASON_MAX,
+};
+
+const char *lethe_reason_str(enum lethe_reason r);
+
+/* How pages are made to fault again after they were restored. */
+enum lethe_rearm {
+	LETHE_REARM_AUTO = 0,
+	LETHE_REARM_RETWIN, /* fork a fresh snapshot twin from the rewound target: any kernel */
+};
+
+const char *lethe_rearm_str(enum lethe_rearm r);
+
+struct lethe_opts {
+	enum lethe_rearm rearm;
+	bool verify_always; /* verify every rewind (tests do) */
+};
+
+/* Phase timings (us) and what one rewind did. */
+struct lethe_rewind_stats {
+	uint64_t us_stop, us_drain, us_tasks, us_layout, us_copy, us_fds, us_verify, us_rearm, us_regs, us_resume,
+		us_total;
+	uint64_t pages_restored;
+	uint64_t bytes_restored;
+	uint64_t mappings_undone;
+	uint64_t tasks_killed;
+	uint64_t threads_ended;
+	uint64_t fds_closed;
+	uint64_t fds_restored; /* offsets/flags put back */
+	uint64_t epoch_flags; /* LETHE_EPOCH_* seen by the tracker */
+	const char *rearm; /* the re-arm method that ran */
+	int verified; /* -1 not run, 0 passed, 1 failed */
+	uint64_t verify_mismatches; /* pages (or items) that differed */
+	bool full_compare; /* tracking was not trusted (lost events, GUP writes): every page compared */
+	enum lethe_reason reason;
+	bool recycle; /* the sandbox must be replaced */
+};
+
+struct lethe_sandbox;
+
+/*
+ * Checkpoint process pid (and, from now on, everything it spawns) at its current
+ * state: stop it, record threads/registers/layout/fds, fork a stopped snapshot twin,
+ * attach the tracker, resume. Returns 0 and *out, or -errno (-ESRCH no such process,
+ * -EPERM already traced or not root, -EOPNOTSUPP unsupported state).
+ */
+int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sandbox **out);
+
+/*
+ * Rewind the sandbox to its checkpoint. Synchronous: the target is stopped for the
+ * whole call and resumed at its checkpoint state. verify compares every page and the
+ * layout, threads and fds against the snapshot. Returns 0, or -ENOTRECOVERABLE with
+ * st->reason set and st->recycle true: the target is then left stopped, and the caller
+ * must replace it (lethe_release() kills nothing but the twin).
+ */
+int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats *st);
+
+/* Forget the snapshot: kill the twin, detach; the target keeps running. NULL-safe. */
+int lethe_release(struct lethe_sandbox *s);
+
+pid_t lethe_sandbox_pid(const struct lethe_sandbox *s);
+pid_t lethe_sandbox_twin(const struct lethe_sandbox *s);
+/* True once a rewind failed: the caller must replace the sandbox. */
+bool lethe_sandbox_needs_recycle(const struct lethe_sandbox *s);
+
 #endif /* LETHE_LETHE_H */

@@ -1,0 +1,995 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The rewind engine: checkpoint a process into a stopped copy-on-write twin and
+ * put it back after every request (tasks, layout, pages, fds, registers).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/sched.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#define LOG_PREFIX "engine: "
+#include "loader/log.h"
+#include "loader/trace.h"
+#include "loader/tracker.h"
+#include "lethe/lethe.h"
+#include "fds.h"
+#include "inject/inject.h"
+#include "iov.h"
+#include "layout.h"
+#include "maps.h"
+#include "regs.h"
+#include "thread.h"
+
+#define COPY_BUF (4UL << 20)
+#define PG 4096UL
+
+struct snap_thread {
+	pid_t tid;
+	struct rs_regs regs;
+};
+
+struct lethe_sandbox {
+	pid_t pid;
+	pid_t twin;
+	bool twin_is_our_child; /* CLONE_PARENT worked: we reap it, the target never sees it */
+	struct lethe_opts opts;
+	struct rs_proc proc;
+	struct snap_thread *threads;
+	size_t nthreads;
+	struct rs_maps maps;
+	uint64_t brk;
+	struct rs_fdtable fds;
+	struct ld_tracker *tracker;
+	struct ld_trace trace;
+	unsigned long syscall_ip;
+	void *buf; /* bounce buffer for the copy */
+	bool recycle;
+};
+
+const char *lethe_reason_str(enum lethe_reason r)
+{
+	static const char *const names[LETHE_REASON_MAX] = {
+		[LETHE_REASON_NONE] = "none",
+		[LETHE_REASON_TARGET_DIED] = "target_died",
+		[LETHE_REASON_THREAD_DIED] = "thread_died",
+		[LETHE_REASON_FD_UNRECOVERABLE] = "fd_unrecoverable",
+		[LETHE_REASON_IO_URING] = "io_uring",
+		[LETHE_REASON_UNSUPPORTED_MAPPING] = "unsupported_mapping",
+		[LETHE_REASON_INJECT_FAILED] = "inject_failed",
+		[LETHE_REASON_LAYOUT_FAILED] = "layout_failed",
+		[LETHE_REASON_COPY_FAILED] = "copy_failed",
+		[LETHE_REASON_TASKS_FAILED] = "tasks_failed",
+		[LETHE_REASON_VERIFY_FAILED] = "verify_failed",
+	};
+
+	return r < LETHE_REASON_MAX && names[r] ? names[r] : "unknown";
+}
+
+const char *lethe_rearm_str(enum lethe_rearm r)
+{
+	return r == LETHE_REARM_RETWIN || r == LETHE_REARM_AUTO ? "retwin" : "unknown";
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+static int on_record(void *ctx, const struct lethe_ev_hdr *h, size_t size)
+{
+	return ld_trace_add(ctx, h, size);
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int ppid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		sscanf(p + 2, "%*c %d", &ppid);
+	fclose(f);
+	return ppid;
+}
+
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	char st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1])
+		st = p[2];
+	fclose(f);
+	return st;
+}
+
+/*
+ * Fork the snapshot twin by injecting clone() into the stopped main thread. The
+ * twin is auto-attached (TRACEFORK), kept stopped for good, and dies with us
+ * (EXITKILL). CLONE_PARENT makes it our sibling-child so the target never sees
+ * it; a pid-namespace init cannot use it and gets a plain child with no exit signal.
+ */
+static int twin_fork(struct lethe_sandbox *s, struct inj_ctl *c, pid_t *twin_out, bool *ours)
+{
+	unsigned long a[6] = { 0 };
+	pid_t main_tid = s->pid;
+	long ret = -1;
+	int err, status;
+
+	err = ptrace(PTRACE_SETOPTIONS, main_tid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK) ? -errno : 0;
+	if (err)
+		return err;
+	*ours = parent_of(s->pid) == getpid();
+	a[0] = (*ours ? CLONE_PARENT : 0) | SIGCHLD;
+	err = inj_syscall(c, SYS_clone, a, &ret);
+	if (!err && ret == -EINVAL && *ours) {
+		/* a pid-namespace init may not CLONE_PARENT */
+		*ours = false;
+		a[0] = 0;
+		err = inj_syscall(c, SYS_clone, a, &ret);
+	}
+	ptrace(PTRACE_SETOPTIONS, main_tid, 0, s->proc.options);
+	if (err)
+		return err;
+	if (ret <= 0) {
+		pr_err("injected clone in %d failed: %s", s->pid, strerror((int)-ret));
+		return ret < 0 ? (int)ret : -EIO;
+	}
+	if (waitpid(ret, &status, __WALL) != ret) {
+		err = -errno;
+		kill(ret, SIGKILL);
+		return err;
+	}
+	if (ptrace(PTRACE_SETOPTIONS, ret, 0, PTRACE_O_EXITKILL)) {
+		err = -errno;
+		kill(ret, SIGKILL);
+		return err;
+	}
+	/* the fork record made it a member; it is ours, not the sandbox's */
+	ld_tracker_member_del(s->tracker, ret);
+	*twin_out = ret;
+	return 0;
+}
+
+static void twin_kill(struct lethe_sandbox *s, pid_t twin, bool ours, struct inj_ctl *c)
+{
+	int status;
+
+	if (twin <= 0)
+		return;
+	kill(twin, SIGKILL);
+	/* as its tracer we reap it either way; a real parent other than us also must */
+	waitpid(twin, &status, __WALL);
+	if (!ours && c) {
+		unsigned long a[6] = { P_PID, (unsigned long)twin, 0, WEXITED | __WALL, 0, 0 };
+		long ret;
+
+		inj_syscall(c, SYS_waitid, a, &ret);
+	}
+}
+
+static int snapshot_threads(struct lethe_sandbox *s)
+{
+	s->threads = calloc(s->proc.n, sizeof(*s->threads));
+	if (!s->threads)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->proc.n; i++) {
+		int err;
+
+		s->threads[i].tid = s->proc.tids[i];
+		err = rs_regs_save(s->proc.tids[i], &s->threads[i].regs);
+		if (err)
+			return err;
+		s->nthreads++;
+	}
+	return 0;
+}
+
+static bool has_shared_writable(const struct rs_maps *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if ((m->v[i].prot & RS_VMA_SHARED) && (m->v[i].prot & RS_VMA_WRITE))
+			return true;
+	return false;
+}
+
+static void sandbox_free(struct lethe_sandbox *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nthreads; i++)
+		rs_regs_free(&s->threads[i].regs);
+	free(s->threads);
+	rs_maps_free(&s->maps);
+	rs_fdtable_free(&s->fds);
+	ld_tracker_free(s->tracker);
+	ld_trace_free(&s->trace);
+	rs_proc_free(&s->proc);
+	free(s->buf);
+	free(s);
+}
+
+int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sandbox **out)
+{
+	struct lethe_sandbox *s;
+	struct inj_ctl *c = NULL;
+	unsigned long a[6] = { 0 };
+	bool stopped = false;
+	long ret;
+	int err;
+
+	if (pid <= 0 || kill(pid, 0))
+		return -ESRCH;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->pid = pid;
+	if (opts)
+		s->opts = *opts;
+	s->buf = malloc(COPY_BUF);
+	err = s->buf ? ld_trace_init(&s->trace) : -ENOMEM;
+	if (err)
+		goto fail;
+	err = ld_tracker_new(NULL, on_record, &s->trace, &s->tracker);
+	if (err)
+		goto fail;
+	err = ld_tracker_member_add(s->tracker, pid, pid);
+	if (err)
+		goto fail;
+
+	err = rs_proc_seize(pid, PTRACE_O_TRACESYSGOOD, &s->proc);
+	if (err) {
+		pr_err("cannot seize %d: %s", pid, strerror(-err));
+		goto fail;
+	}
+	err = rs_proc_stop(&s->proc);
+	if (err)
+		goto fail_detach;
+	stopped = true;
+
+	err = rs_maps_read(pid, &s->maps);
+	if (err)
+		goto fail_detach;
+	if (has_shared_writable(&s->maps)) {
+		pr_err("pid %d has writable shared mappings: the twin cannot snapshot them", pid);
+		err = -EOPNOTSUPP;
+		goto fail_detach;
+	}
+	err = rs_fdtable_read(pid, &s->fds);
+	if (err < 0)
+		goto fail_detach;
+	for (size_t i = 0; i < s->fds.n; i++) {
+		if (rs_fd_is_unsupported(&s->fds.v[i])) {
+			pr_err("pid %d has an io_uring fd (%d): not rewindable", pid, s->fds.v[i].fd);
+			err = -EOPNOTSUPP;
+			goto fail_detach;
+		}
+	}
+	err = snapshot_threads(s);
+	if (err)
+		goto fail_detach;
+
+	err = inj_ctl_new(pid, &c);
+	if (err)
+		goto fail_detach;
+	s->syscall_ip = inj_ctl_syscall_ip(c);
+	err = inj_syscall(c, SYS_brk, a, &ret);
+	if (err)
+		goto fail_inj;
+	s->brk = ret;
+	err = twin_fork(s, c, &s->twin, &s->twin_is_our_child);
+	if (err)
+		goto fail_inj;
+	err = inj_ctl_restore(c);
+	inj_ctl_free(c);
+	c = NULL;
+	if (err)
+		goto fail_twin;
+
+	/* everything recorded so far (our own injections, the twin's fork) is not a request's */
+	ld_tracker_epoch_close(s->tracker, NULL);
+	ld_trace_reset(&s->trace);
+	err = rs_proc_detach(&s->proc);
+	if (err)
+		goto fail_twin;
+	*out = s;
+	return 0;
+
+fail_inj:
+	inj_ctl_restore(c);
+	inj_ctl_free(c);
+	c = NULL;
+fail_twin:
+	twin_kill(s, s->twin, s->twin_is_our_child, NULL);
+	s->twin = 0;
+fail_detach:
+	if (stopped)
+		rs_proc_detach(&s->proc);
+fail:
+	sandbox_free(s);
+	return err;
+}
+
+/* Kill processes created since the checkpoint; make the target reap its own. */
+static int remove_new_tasks(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_rewind_stats *st)
+{
+	struct ld_trace *t = &s->trace;
+
+	for (size_t i = 0; i < t->ntasks; i++) {
+		struct ld_task *k = &t->tasks[i];
+		pid_t ppid;
+		int status;
+
+		if (k->thread || k->pid == s->twin)
+			continue;
+		ppid = parent_of(k->pid);
+		if (ppid < 0)
+			continue; /* gone and reaped already */
+		if (kill(k->pid, SIGKILL) == 0)
+			st->tasks_killed++;
+		if (ppid == s->pid) {
+			unsigned long a[6] = { P_PID, (unsigned long)k->pid, 0, WEXITED | __WALL, 0, 0 };
+			long ret;
+			int err = inj_syscall(c, SYS_waitid, a, &ret);
+
+			if (err)
+				return err;
+		} else if (ppid == getpid()) {
+			waitpid(k->pid, &status, __WALL);
+		} else {
+			/* reparented elsewhere (double fork): wait until it is no longer running */
+			for (int tries = 0; tries < 1000; tries++) {
+				char stc = proc_state(k->pid);
+
+				if (!stc || stc == 'Z' || stc == 'X')
+					break;
+				usleep(1000);
+			}
+		}
+	}
+	return 0;
+}
+
+/* New threads are told to exit; a vanished original thread cannot be rewound. */
+static int end_new_threads(struct lethe_sandbox *s, struct lethe_rewind_stats *st)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		if (rs_proc_find(&s->proc, s->threads[i].tid) < 0 || !rs_thread_is_stopped(s->threads[i].tid)) {
+			pr_err("thread %d of %d died since the checkpoint", s->threads[i].tid, s->pid);
+			st->reason = LETHE_REASON_THREAD_DIED;
+			return -ENOTRECOVERABLE;
+		}
+	}
+	for (size_t i = 0; i < s->proc.n;) {
+		pid_t tid = s->proc.tids[i];
+		bool original = false;
+		struct inj_ctl *tc;
+		unsigned long a[6] = { 0 };
+		long ret;
+		int err;
+
+		for (size_t j = 0; j < s->nthreads && !original; j++)
+			original = s->threads[j].tid == tid;
+		if (original) {
+			i++;
+			continue;
+		}
+		err = inj_ctl_new_at(tid, s->syscall_ip, &tc);
+		if (!err)
+			err = inj_syscall(tc, SYS_exit, a, &ret);
+		inj_ctl_free(tc);
+		if (err) {
+			st->reason = LETHE_REASON_TASKS_FAILED;
+			return err;
+		}
+		st->threads_ended++;
+		/* drop it from the held set */
+		memmove(&s->proc.tids[i], &s->proc.tids[i + 1], (s->proc.n - i - 1) * sizeof(pid_t));
+		memmove(&s->proc.pending_sig[i], &s->proc.pending_sig[i + 1], (s->proc.n - i - 1) * sizeof(int));
+		memmove(&s->proc.pending_mask[i], &s->proc.pending_mask[i + 1],
+			(s->proc.n - i - 1) * sizeof(uint64_t));
+		memmove(&s->proc.stopped[i], &s->proc.stopped[i + 1], (s->proc.n - i - 1) * sizeof(bool));
+		s->proc.n--;
+	}
+	return 0;
+}
+
+static int inject_checked(struct inj_ctl *c, long nr, unsigned long a0, unsigned long a1, unsigned long a2,
+			  unsigned long a3, unsigned long a4, unsigned long a5, long *ret)
+{
+	unsigned long a[6] = { a0, a1, a2, a3, a4, a5 };
+	long r = 0;
+	int err = inj_syscall(c, nr, a, &r);
+
+	if (ret)
+		*ret = r;
+	if (err)
+		return err;
+	return r < 0 && r > -4096 ? (int)r : 0;
+}
+
+/* Undo layout changes; ranges whose content must come back whole go into extra. */
+static int undo_layout(struct lethe_sandbox *s, struct inj_ctl *c, struct rs_page **extra, size_t *nextra,
+		       struct lethe_rewind_stats *st)
+{
+	struct rs_layout_plan plan = {};
+	struct rs_maps now;
+	int err;
+
+	err = rs_maps_read(s->pid, &now);
+	if (err)
+		return err;
+	err = rs_layout_diff(&s->maps, &now, &plan);
+	rs_maps_free(&now);
+	if (err < 0)
+		return err;
+	err = 0;
+	for (size_t i = 0; i < plan.n && !err; i++) {
+		const struct rs_layout_op *op = &plan.ops[i];
+		uint64_t len = op->end - op->start;
+		long ret;
+
+		switch (op->kind) {
+		case RS_LAYOUT_MUNMAP:
+			err = inject_checked(c, SYS_munmap, op->start, len, 0, 0, 0, 0, &ret);
+			break;
+		case RS_LAYOUT_BRK:
+			err = inject_checked(c, SYS_brk, s->brk, 0, 0, 0, 0, 0, &ret);
+			if (!err && (uint64_t)ret != s->brk)
+				err = -ENOMEM;
+			if (!err && op->end > op->start) {
+				/* heap grown back: it comes back zeroed, its bytes are the twin's */
+				struct rs_page *n = realloc(*extra, (*nextra + 1) * sizeof(*n));
+
+				if (!n)
+					return -ENOMEM;
+				*extra = n;
+				for (uint64_t a = op->start; a < op->end; a += PG) {
+					n = realloc(*extra, (*nextra + 1) * sizeof(*n));
+					if (!n)
+						return -ENOMEM;
+					*extra = n;
+					(*extra)[(*nextra)++] = (struct rs_page){ .addr = a, .size = PG };
+				}
+			}
+			break;
+		case RS_LAYOUT_RECREATE:
+			if (!(op->flags & MAP_ANONYMOUS) || (op->snap && (op->snap->prot & RS_VMA_SHARED))) {
+				pr_err("pid %d: file or shared mapping %s at 0x%llx was removed; cannot re-create it",
+				       s->pid, op->snap ? rs_vma_label(op->snap) : "?", (unsigned long long)op->start);
+				st->reason = LETHE_REASON_UNSUPPORTED_MAPPING;
+				err = -ENOTRECOVERABLE;
+				break;
+			}
+			/* writable so the copy can fill it; the plan's mprotect (if any) follows */
+			err = inject_checked(c, SYS_mmap, op->start, len, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, (unsigned long)-1, 0, &ret);
+			if (!err && (op->prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE))
+				err = -ENOTRECOVERABLE; /* content copy of non-writable anon not done yet */
+			for (uint64_t a = op->start; !err && a < op->end; a += PG) {
+				struct rs_page *n = realloc(*extra, (*nextra + 1) * sizeof(*n));
+
+				if (!n)
+					return -ENOMEM;
+				*extra = n;
+				(*extra)[(*nextra)++] = (struct rs_page){ .addr = a, .size = PG };
+			}
+			break;
+		case RS_LAYOUT_MPROTECT:
+			err = inject_checked(c, SYS_mprotect, op->start, len, op->prot, 0, 0, 0, &ret);
+			break;
+		}
+		if (!err)
+			st->mappings_undone++;
+	}
+	if (err && !st->reason)
+		st->reason = LETHE_REASON_LAYOUT_FAILED;
+	rs_layout_plan_free(&plan);
+	return err;
+}
+
+/* Copy ranges from the twin into the target through a bounce buffer. */
+static int copy_ranges(struct lethe_sandbox *s, const struct rs_range *r, size_t n, struct lethe_rewind_stats *st)
+{
+	struct rs_iov_batch *b = malloc(sizeof(*b));
+	int cnt, err = 0;
+
+	if (!b)
+		return -ENOMEM;
+	err = rs_iov_batch_init(b, r, n, s->buf, COPY_BUF);
+	while (!err && (cnt = rs_iov_batch_next(b)) > 0) {
+		ssize_t rd = process_vm_readv(s->twin, b->local, cnt, b->remote, cnt, 0);
+		ssize_t wr;
+
+		if (rd != (ssize_t)b->bytes) {
+			pr_err("read of %zu bytes from twin %d returned %zd", b->bytes, s->twin, rd);
+			err = rd < 0 ? -errno : -EIO;
+			break;
+		}
+		wr = process_vm_writev(s->pid, b->local, cnt, b->remote, cnt, 0);
+		if (wr != (ssize_t)b->bytes) {
+			pr_err("write of %zu bytes into %d returned %zd", b->bytes, s->pid, wr);
+			err = wr < 0 ? -errno : -EIO;
+			break;
+		}
+		st->bytes_restored += b->bytes;
+	}
+	if (!err && cnt < 0)
+		err = cnt;
+	free(b);
+	return err;
+}
+
+/*
+ * Ranges whose content the request discarded without writing it: munmap (then
+ * maybe a new mapping in the same place), mremap's old range, MAP_FIXED over old
+ * memory, MADV_DONTNEED/FREE/REMOVE. No write fault marks them, yet they differ
+ * from the snapshot; the clip to the snapshot's layout keeps only what was ours.
+ */
+static int add_discarded(struct lethe_sandbox *s, struct rs_page **pages, size_t *n)
+{
+	for (size_t i = 0; i < s->trace.nmm; i++) {
+		const struct ld_mm_change *m = &s->trace.mm[i];
+		uint64_t start = 0, len = 0;
+		struct rs_page *np;
+
+		if (m->pid != s->pid)
+			continue;
+		switch (m->op) {
+		case LETHE_MM_MUNMAP:
+			start = m->args[0], len = m->args[1];
+			break;
+		case LETHE_MM_MREMAP:
+			start = m->args[0], len = m->args[1];
+			break;
+		case LETHE_MM_MMAP:
+			if (m->args[3] & (MAP_FIXED | MAP_FIXED_NOREPLACE))
+				start = m->ret, len = m->args[1];
+			break;
+		case LETHE_MM_MADVISE:
+			if (m->args[2] == MADV_DONTNEED || m->args[2] == MADV_FREE || m->args[2] == MADV_REMOVE)
+				start = m->args[0], len = m->args[1];
+			break;
+		}
+		if (!len || (m->ret < 0 && m->ret > -4096))
+			continue;
+		start &= ~(PG - 1);
+		len = (len + PG - 1) & ~(PG - 1);
+		for (uint64_t a = start; a < start + len; a += PG) {
+			/* only addresses inside the snapshot's layout can matter */
+			if (!rs_maps_find(&s->maps, a))
+				continue;
+			np = realloc(*pages, (*n + 1) * sizeof(**pages));
+			if (!np)
+				return -ENOMEM;
+			*pages = np;
+			(*pages)[(*n)++] = (struct rs_page){ .addr = a, .size = PG };
+		}
+	}
+	return 0;
+}
+
+static int restore_pages(struct lethe_sandbox *s, const struct rs_page *extra, size_t nextra,
+			 struct lethe_rewind_stats *st)
+{
+	struct rs_range *r = NULL, *clipped = NULL;
+	struct rs_page *pages;
+	size_t n = 0, nr = 0, nc = 0;
+	int err;
+
+	pages = malloc((s->trace.ndirty + nextra + 1) * sizeof(*pages));
+	if (!pages)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->trace.ndirty; i++) {
+		/* only the root's pages: other members are killed, never rewound */
+		if (s->trace.dirty[i].tgid != s->pid)
+			continue;
+		pages[n++] = (struct rs_page){ .addr = s->trace.dirty[i].addr, .size = s->trace.dirty[i].size };
+	}
+	memcpy(pages + n, extra, nextra * sizeof(*pages));
+	n += nextra;
+	err = add_discarded(s, &pages, &n);
+	if (err) {
+		free(pages);
+		return err;
+	}
+	err = rs_ranges_build(pages, n, &r, &nr);
+	free(pages);
+	if (err < 0)
+		return err;
+	/* pages outside the snapshot's writable private memory were unmapped above or are not ours */
+	err = rs_ranges_clip(r, nr, &s->maps, rs_vma_is_private_writable, NULL, &clipped, &nc);
+	free(r);
+	if (err < 0)
+		return err;
+	st->pages_restored = rs_ranges_bytes(clipped, nc) / PG;
+	err = copy_ranges(s, clipped, nc, st);
+	free(clipped);
+	if (err)
+		st->reason = LETHE_REASON_COPY_FAILED;
+	return err;
+}
+
+/* Close new fds, put offsets and flags back; closed or replaced fds are lost. */
+static int restore_fds(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_rewind_stats *st)
+{
+	struct rs_fd_plan plan = {};
+	struct rs_fdtable now = {};
+	int err;
+
+	err = rs_fdtable_read(s->pid, &now);
+	if (err < 0)
+		return err;
+	err = rs_fdtable_diff(&s->fds, &now, &plan);
+	if (err < 0)
+		goto out;
+	err = 0;
+	for (size_t i = 0; i < plan.n && !err; i++) {
+		const struct rs_fd_op *op = &plan.ops[i];
+		long ret;
+
+		switch (op->change) {
+		case RS_FD_NEW:
+			if (op->now && rs_fd_is_unsupported(op->now)) {
+				st->reason = LETHE_REASON_IO_URING;
+				err = -ENOTRECOVERABLE;
+				break;
+			}
+			err = inject_checked(c, SYS_close, op->fd, 0, 0, 0, 0, 0, &ret);
+			st->fds_closed++;
+			break;
+		case RS_FD_POS:
+			err = inject_checked(c, SYS_lseek, op->fd, op->snap->pos, SEEK_SET, 0, 0, 0, &ret);
+			st->fds_restored++;
+			break;
+		case RS_FD_FLAGS:
+			if (op->setfl >= 0)
+				err = inject_checked(c, SYS_fcntl, op->fd, F_SETFL, op->setfl, 0, 0, 0, &ret);
+			if (!err && op->setfd >= 0)
+				err = inject_checked(c, SYS_fcntl, op->fd, F_SETFD, op->setfd, 0, 0, 0, &ret);
+			st->fds_restored++;
+			break;
+		case RS_FD_CLOSED:
+		case RS_FD_REPLACED:
+			pr_err("pid %d: fd %d (%s) was %s during the request", s->pid, op->fd,
+			       op->snap ? op->snap->target : "?", rs_fd_change_str(op->change));
+			st->reason = LETHE_REASON_FD_UNRECOVERABLE;
+			err = -ENOTRECOVERABLE;
+			break;
+		}
+	}
+out:
+	rs_fd_plan_free(&plan);
+	rs_fdtable_free(&now);
+	return err;
+}
+
+static int first_diff(const char *a, const char *b)
+{
+	for (int i = 0; i < (int)PG; i++)
+		if (a[i] != b[i])
+			return i;
+	return -1;
+}
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pread(fd, (char *)buf + done, len - done, off + done);
+
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		done += r;
+	}
+	return 0;
+}
+
+/*
+ * Compare every page of the snapshot's writable private memory between target and
+ * twin through /proc/PID/mem (which, unlike process_vm_readv, never unshares a COW
+ * page). With fix, differing pages are copied back. Returns the mismatch count.
+ */
+static long compare_memory(struct lethe_sandbox *s, bool fix, struct lethe_rewind_stats *st)
+{
+	char path[64];
+	int tfd, wfd;
+	long mism = 0;
+	char *a = s->buf, *b = (char *)s->buf + COPY_BUF / 2;
+	const size_t chunk = COPY_BUF / 2;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", s->pid);
+	tfd = open(path, O_RDWR | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/mem", s->twin);
+	wfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (tfd < 0 || wfd < 0) {
+		mism = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < s->maps.n; i++) {
+		const struct rs_vma *v = &s->maps.v[i];
+
+		if (!rs_vma_is_private_writable(v, NULL) || rs_vma_is_special(v))
+			continue;
+		for (uint64_t off = v->start; off < v->end; off += chunk) {
+			size_t len = v->end - off < chunk ? v->end - off : chunk;
+			int err = pread_all(tfd, a, len, off);
+
+			if (!err)
+				err = pread_all(wfd, b, len, off);
+			if (err) {
+				mism = err;
+				goto out;
+			}
+			if (!memcmp(a, b, len))
+				continue;
+			for (size_t p = 0; p < len; p += PG) {
+				if (!memcmp(a + p, b + p, PG))
+					continue;
+				mism++;
+				pr_debug("page 0x%llx (%s) of %d differs from the snapshot", (unsigned long long)(off + p),
+					 rs_vma_label(v), s->pid);
+				pr_debug("  in vma 0x%llx-0x%llx, first diff at byte %d", (unsigned long long)v->start,
+					 (unsigned long long)v->end, first_diff(a + p, b + p));
+				if (fix && pwrite(tfd, b + p, PG, off + p) == (ssize_t)PG)
+					st->bytes_restored += PG;
+			}
+		}
+	}
+out:
+	if (tfd >= 0)
+		close(tfd);
+	if (wfd >= 0)
+		close(wfd);
+	return mism;
+}
+
+/* I2-I4 beyond memory: layout, threads and their registers, fds. */
+static long verify_rest(struct lethe_sandbox *s)
+{
+	struct rs_maps now;
+	struct rs_fdtable fds = {};
+	struct rs_fd_plan plan = {};
+	long bad = 0;
+
+	if (rs_maps_read(s->pid, &now) == 0) {
+		if (!rs_layout_equal(&s->maps, &now)) {
+			pr_err("verify: layout of %d differs from the snapshot", s->pid);
+			bad++;
+		}
+		rs_maps_free(&now);
+	} else {
+		bad++;
+	}
+	if (s->proc.n != s->nthreads) {
+		pr_err("verify: %d has %zu threads, snapshot %zu", s->pid, s->proc.n, s->nthreads);
+		bad++;
+	}
+	if (rs_fdtable_read(s->pid, &fds) >= 0 && rs_fdtable_diff(&s->fds, &fds, &plan) >= 0) {
+		for (size_t i = 0; i < plan.n; i++) {
+			/* offsets of pipes and ttys do not exist; anything else is a difference */
+			pr_err("verify: fd %d of %d: %s", plan.ops[i].fd, s->pid, rs_fd_change_str(plan.ops[i].change));
+			bad++;
+		}
+	} else {
+		bad++;
+	}
+	rs_fd_plan_free(&plan);
+	rs_fdtable_free(&fds);
+	return bad;
+}
+
+static int restore_regs(struct lethe_sandbox *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		int err = rs_regs_restore(s->threads[i].tid, &s->threads[i].regs);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats *st)
+{
+	struct rs_page *extra = NULL;
+	struct inj_ctl *c = NULL;
+	size_t nextra = 0;
+	uint64_t t0 = now_us(), t;
+	pid_t new_twin = 0;
+	bool new_ours = false;
+	long mism;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	st->verified = -1;
+	st->rearm = lethe_rearm_str(s->opts.rearm);
+	verify |= s->opts.verify_always;
+	if (s->recycle) {
+		st->recycle = true;
+		st->reason = LETHE_REASON_NONE;
+		return -ENOTRECOVERABLE;
+	}
+
+	/*
+	 * Between requests the target runs untraced, so its signals and stops behave
+	 * as without lethe and nothing has to service it; only the twin stays traced.
+	 */
+	t = now_us();
+	err = rs_proc_seize(s->pid, PTRACE_O_TRACESYSGOOD, &s->proc);
+	if (!err)
+		err = rs_proc_stop(&s->proc);
+	st->us_stop = now_us() - t;
+	if (err) {
+		st->reason = kill(s->pid, 0) ? LETHE_REASON_TARGET_DIED : LETHE_REASON_THREAD_DIED;
+		goto fail;
+	}
+
+	/* drain while everything is stopped: the kernel writes rseq/TLS on resume */
+	t = now_us();
+	err = ld_tracker_epoch_close(s->tracker, &st->epoch_flags);
+	st->us_drain = now_us() - t;
+	if (err < 0)
+		goto fail;
+	st->full_compare = st->epoch_flags & (LETHE_EPOCH_LOST | LETHE_EPOCH_GUP_WRITE);
+
+	err = inj_ctl_new_at(s->pid, s->syscall_ip, &c);
+	if (err) {
+		st->reason = LETHE_REASON_INJECT_FAILED;
+		goto fail;
+	}
+
+	t = now_us();
+	err = end_new_threads(s, st);
+	if (!err)
+		err = remove_new_tasks(s, c, st);
+	st->us_tasks = now_us() - t;
+	if (err)
+		goto fail;
+
+	/* layout first, then content (Groundhog's order) */
+	t = now_us();
+	if (verify || (st->epoch_flags & (LETHE_EPOCH_MM_CHANGE | LETHE_EPOCH_LOST)))
+		err = undo_layout(s, c, &extra, &nextra, st);
+	st->us_layout = now_us() - t;
+	if (err)
+		goto fail;
+
+	t = now_us();
+	err = restore_pages(s, extra, nextra, st);
+	st->us_copy = now_us() - t;
+	if (err)
+		goto fail;
+
+	t = now_us();
+	err = restore_fds(s, c, st);
+	st->us_fds = now_us() - t;
+	if (err)
+		goto fail;
+
+	if (verify || st->full_compare) {
+		t = now_us();
+		/* an untrusted epoch is repaired from the twin, then checked like any other */
+		if (st->full_compare) {
+			mism = compare_memory(s, true, st);
+			if (mism < 0) {
+				err = (int)mism;
+				st->reason = LETHE_REASON_COPY_FAILED;
+				goto fail;
+			}
+		}
+		mism = compare_memory(s, false, st);
+		if (mism >= 0)
+			mism += verify_rest(s);
+		st->verify_mismatches = mism < 0 ? 1 : mism;
+		st->verified = mism != 0;
+		st->us_verify = now_us() - t;
+		if (mism) {
+			pr_err("verify: %ld differences from the snapshot in %d", mism < 0 ? 1 : mism, s->pid);
+			st->reason = LETHE_REASON_VERIFY_FAILED;
+			err = -ENOTRECOVERABLE;
+			goto fail;
+		}
+	}
+
+	/* re-arm: a fresh twin write-protects every private page again */
+	t = now_us();
+	err = twin_fork(s, c, &new_twin, &new_ours);
+	if (err) {
+		st->reason = LETHE_REASON_INJECT_FAILED;
+		goto fail;
+	}
+	twin_kill(s, s->twin, s->twin_is_our_child, c);
+	s->twin = new_twin;
+	s->twin_is_our_child = new_ours;
+	st->us_rearm = now_us() - t;
+
+	t = now_us();
+	err = inj_ctl_restore(c);
+	inj_ctl_free(c);
+	c = NULL;
+	if (!err)
+		err = restore_regs(s);
+	st->us_regs = now_us() - t;
+	if (err) {
+		st->reason = LETHE_REASON_INJECT_FAILED;
+		goto fail;
+	}
+
+	/* our own injections and the new twin's fork belong to no request */
+	ld_tracker_epoch_close(s->tracker, NULL);
+	ld_trace_reset(&s->trace);
+	t = now_us();
+	err = rs_proc_detach(&s->proc);
+	st->us_resume = now_us() - t;
+	st->us_total = now_us() - t0;
+	free(extra);
+	return err;
+
+fail:
+	if (c) {
+		inj_ctl_restore(c);
+		inj_ctl_free(c);
+	}
+	free(extra);
+	/* I6: never continue silently; the target stays stopped for the caller to replace */
+	s->recycle = true;
+	st->recycle = true;
+	if (!st->reason)
+		st->reason = LETHE_REASON_INJECT_FAILED;
+	st->us_total = now_us() - t0;
+	pr_err("rewind of %d failed (%s): sandbox marked for recycling", s->pid, lethe_reason_str(st->reason));
+	return -ENOTRECOVERABLE;
+}
+
+int lethe_release(struct lethe_sandbox *s)
+{
+	int err = 0;
+
+	if (!s)
+		return 0;
+	twin_kill(s, s->twin, s->twin_is_our_child, NULL);
+	/* a recycled sandbox was left stopped: let it go */
+	if (s->proc.n && kill(s->pid, 0) == 0)
+		err = rs_proc_detach(&s->proc);
+	sandbox_free(s);
+	return err;
+}
+
+pid_t lethe_sandbox_pid(const struct lethe_sandbox *s)
+{
+	return s->pid;
+}
+
+pid_t lethe_sandbox_twin(const struct lethe_sandbox *s)
+{
+	return s->twin;
+}
+
+bool lethe_sandbox_needs_recycle(const struct lethe_sandbox *s)
+{
+	return s->recycle;
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Leak test of the rewind engine on a real process: each request plants a fresh
+ * canary everywhere (fn_runtime); after the rewind no byte of it may remain in
+ * any readable memory of the sandbox, --verify must pass, no task may remain.
+ * usage: rewind_leak RUNTIME ROUNDS
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "lethe/lethe.h"
+#include "restore/maps.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                                        \
+	do {                                                                                    \
+		if (cond) {                                                                     \
+			passed++;                                                               \
+		} else {                                                                        \
+			failed++;                                                               \
+			printf("FAIL %s:%d: ", __func__, __LINE__);                             \
+			printf(__VA_ARGS__);                                                    \
+			printf("\n");                                                           \
+		}                                                                               \
+	} while (0)
+
+/* Occurrences of needle in every readable mapping of pid (via /proc/PID/mem). */
+static long scan_memory(pid_t pid, const char *needle)
+{
+	size_t nlen = strlen(needle);
+	struct rs_maps m;
+	char path[64], *buf;
+	long hits = 0;
+	int fd;
+
+	if (rs_maps_read(pid, &m))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY);
+	buf = malloc(1 << 20);
+	for (size_t i = 0; fd >= 0 && buf && i < m.n; i++) {
+		const struct rs_vma *v = &m.v[i];
+
+		if (!(v->prot & RS_VMA_READ) || rs_vma_is_special(v))
+			continue;
+		for (uint64_t off = v->start; off < v->end; off += (1 << 20) - 256) {
+			size_t len = v->end - off < (1 << 20) ? v->end - off : (1 << 20);
+			ssize_t r = pread(fd, buf, len, off);
+
+			for (ssize_t j = 0; r > 0 && j + (ssize_t)nlen <= r; j++)
+				if (buf[j] == needle[0] && !memcmp(buf + j, needle, nlen))
+					hits++;
+			if (off + len >= v->end)
+				break;
+		}
+	}
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	rs_maps_free(&m);
+	return hits;
+}
+
+/* Number of tasks (threads) of pid and of its child processes. */
+static int count_threads(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+	FILE *f;
+	char line[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static int count_children(pid_t pid)
+{
+	char path[96], buf[4096] = "";
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	for (char *p = strtok(buf, " \n"); p; p = strtok(NULL, " \n"))
+		n++;
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	int in[2], out[2], rounds = argc > 2 ? atoi(argv[2]) : 20;
+	struct lethe_opts opts = { .verify_always = true };
+	struct lethe_sandbox *s = NULL;
+	char line[256], canary[64];
+	FILE *from;
+	pid_t pid;
+	int err, threads0;
+
+	if (argc < 2)
+		return 2;
+	setvbuf(stdout, NULL, _IONBF, 0);
+	alarm(120); /* a hung runtime must fail the test, not stall the suite */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (getenv("LETHE_TEST_VERBOSE"))
+		lethe_set_log_fn(NULL, LETHE_LOG_DEBUG);
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe(in) || pipe(out))
+		return 2;
+	pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		execl(argv[1], argv[1], NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	from = fdopen(out[0], "r");
+	CHECK(fgets(line, sizeof(line), from) && !strcmp(line, "ready\n"), "runtime not ready");
+	threads0 = count_threads(pid);
+	err = lethe_checkpoint(pid, &opts, &s);
+	CHECK(err == 0, "checkpoint: %s", strerror(-err));
+	if (err)
+		goto out;
+	srand(time(NULL) ^ getpid());
+	for (int k = 0; k < rounds; k++) {
+		struct lethe_rewind_stats st;
+		int n = 0, rpid = 0;
+
+		snprintf(canary, sizeof(canary), "CANARY-%d-%08x%08x", k, rand(), rand());
+		dprintf(in[1], "%s\n", canary);
+		if (!fgets(line, sizeof(line), from)) {
+			CHECK(0, "round %d: no response", k);
+			break;
+		}
+		CHECK(sscanf(line, "ok %d %d", &n, &rpid) == 2 && n == 1 && rpid == pid,
+		      "round %d: response '%s' (counter must be rewound to 1)", k, line);
+		CHECK(scan_memory(pid, canary) > 0, "round %d: canary not planted (test is blind)", k);
+		err = lethe_rewind(s, true, &st);
+		CHECK(err == 0, "round %d: rewind: %s (%s)", k, strerror(-err), lethe_reason_str(st.reason));
+		if (err)
+			break;
+		CHECK(st.verified == 0, "round %d: verify %d (%llu mismatches)", k, st.verified,
+		      (unsigned long long)st.verify_mismatches);
+		CHECK(scan_memory(pid, canary) == 0, "round %d: canary survived the rewind", k);
+		CHECK(count_threads(pid) == threads0, "round %d: %d threads, %d at checkpoint", k, count_threads(pid),
+		      threads0);
+		CHECK(count_children(pid) == 0, "round %d: %d children left", k, count_children(pid));
+		CHECK(st.tasks_killed == 1 && st.threads_ended == 1 && st.fds_closed == 1,
+		      "round %d: killed %llu ended %llu closed %llu", k, (unsigned long long)st.tasks_killed,
+		      (unsigned long long)st.threads_ended, (unsigned long long)st.fds_closed);
+		if (k == 0)
+			printf("rewind: %llu us total, %llu pages, %llu mappings undone, rearm %s\n",
+			       (unsigned long long)st.us_total, (unsigned long long)st.pages_restored,
+			       (unsigned long long)st.mappings_undone, st.rearm);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+	err = lethe_release(s);
+	CHECK(err == 0, "release: %s", strerror(-err));
+	/* released: the runtime keeps serving, from its checkpoint state */
+	dprintf(in[1], "after-release\n");
+	CHECK(fgets(line, sizeof(line), from) && !strncmp(line, "ok 1 ", 5), "after release: '%s'", line);
+out:
+	kill(pid, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

@@ -173,6 +173,26 @@ static int twin_fork(struct lethe_sandbox *s, struct inj_ctl *c, pid_t *twin_out
 	return 0;
 }
 
+/*
+ * Fork a twin that starts a new epoch. What was recorded before it (our own
+ * injections) is dropped; what is recorded from the fork on is kept, because it
+ * already differs from this twin: the kernel may write rseq/TLS as the thread
+ * returns to user mode right after the injected clone.
+ */
+static int twin_fork_clean(struct lethe_sandbox *s, struct inj_ctl *c, pid_t *twin_out, bool *ours)
+{
+	int err = ld_tracker_drain(s->tracker);
+
+	if (err < 0)
+		return err;
+	ld_trace_reset(&s->trace);
+	err = twin_fork(s, c, twin_out, ours);
+	if (err)
+		return err;
+	err = ld_tracker_epoch_close(s->tracker, NULL);
+	return err < 0 ? err : 0;
+}
+
 static void twin_kill(struct lethe_sandbox *s, pid_t twin, bool ours, struct inj_ctl *c)
 {
 	int status;
@@ -299,7 +319,7 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 	if (err)
 		goto fail_inj;
 	s->brk = ret;
-	err = twin_fork(s, c, &s->twin, &s->twin_is_our_child);
+	err = twin_fork_clean(s, c, &s->twin, &s->twin_is_our_child);
 	if (err)
 		goto fail_inj;
 	err = inj_ctl_restore(c);
@@ -308,9 +328,6 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 	if (err)
 		goto fail_twin;
 
-	/* everything recorded so far (our own injections, the twin's fork) is not a request's */
-	ld_tracker_epoch_close(s->tracker, NULL);
-	ld_trace_reset(&s->trace);
 	err = rs_proc_detach(&s->proc);
 	if (err)
 		goto fail_twin;
@@ -591,7 +608,7 @@ static int add_discarded(struct lethe_sandbox *s, struct rs_page **pages, size_t
 	return 0;
 }
 
-static int restore_pages(struct lethe_sandbox *s, const struct rs_page *extra, size_t nextra,
+static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_page *extra, size_t nextra,
 			 struct lethe_rewind_stats *st)
 {
 	struct rs_range *r = NULL, *clipped = NULL;
@@ -602,7 +619,7 @@ static int restore_pages(struct lethe_sandbox *s, const struct rs_page *extra, s
 	pages = malloc((s->trace.ndirty + nextra + 1) * sizeof(*pages));
 	if (!pages)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->trace.ndirty; i++) {
+	for (size_t i = from; i < s->trace.ndirty; i++) {
 		/* only the root's pages: other members are killed, never rewound */
 		if (s->trace.dirty[i].tgid != s->pid)
 			continue;
@@ -610,7 +627,7 @@ static int restore_pages(struct lethe_sandbox *s, const struct rs_page *extra, s
 	}
 	memcpy(pages + n, extra, nextra * sizeof(*pages));
 	n += nextra;
-	err = add_discarded(s, &pages, &n);
+	err = from ? 0 : add_discarded(s, &pages, &n);
 	if (err) {
 		free(pages);
 		return err;
@@ -624,7 +641,7 @@ static int restore_pages(struct lethe_sandbox *s, const struct rs_page *extra, s
 	free(r);
 	if (err < 0)
 		return err;
-	st->pages_restored = rs_ranges_bytes(clipped, nc) / PG;
+	st->pages_restored += rs_ranges_bytes(clipped, nc) / PG;
 	err = copy_ranges(s, clipped, nc, st);
 	free(clipped);
 	if (err)
@@ -817,7 +834,7 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 {
 	struct rs_page *extra = NULL;
 	struct inj_ctl *c = NULL;
-	size_t nextra = 0;
+	size_t nextra = 0, ndirty;
 	uint64_t t0 = now_us(), t;
 	pid_t new_twin = 0;
 	bool new_ours = false;
@@ -879,7 +896,7 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 		goto fail;
 
 	t = now_us();
-	err = restore_pages(s, extra, nextra, st);
+	err = restore_pages(s, 0, extra, nextra, st);
 	st->us_copy = now_us() - t;
 	if (err)
 		goto fail;
@@ -888,6 +905,20 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	err = restore_fds(s, c, st);
 	st->us_fds = now_us() - t;
 	if (err)
+		goto fail;
+
+	/*
+	 * Our injections let the thread return to user mode between syscalls, where
+	 * the kernel may update rseq/TLS after a CPU migration. Those writes fault
+	 * like any other: pick them up and put the pages back too.
+	 */
+	t = now_us();
+	ndirty = s->trace.ndirty;
+	err = ld_tracker_drain(s->tracker);
+	if (err >= 0 && s->trace.ndirty > ndirty)
+		err = restore_pages(s, ndirty, NULL, 0, st);
+	st->us_copy += now_us() - t;
+	if (err < 0)
 		goto fail;
 
 	if (verify || st->full_compare) {
@@ -917,7 +948,7 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 
 	/* re-arm: a fresh twin write-protects every private page again */
 	t = now_us();
-	err = twin_fork(s, c, &new_twin, &new_ours);
+	err = twin_fork_clean(s, c, &new_twin, &new_ours);
 	if (err) {
 		st->reason = LETHE_REASON_INJECT_FAILED;
 		goto fail;
@@ -939,9 +970,6 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 		goto fail;
 	}
 
-	/* our own injections and the new twin's fork belong to no request */
-	ld_tracker_epoch_close(s->tracker, NULL);
-	ld_trace_reset(&s->trace);
 	t = now_us();
 	err = rs_proc_detach(&s->proc);
 	st->us_resume = now_us() - t;

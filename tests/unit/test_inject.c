@@ -19,17 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 #include "unit.h"
+#include "victim.h"
 #include "lethe/lethe.h"
 #include "../../restore/inject/inject.h"
 
-#define ANSWER_TIMEOUT_MS 3000
-#define BAD_ANSWER (-999999L)
-
-struct victim {
-	pid_t pid;
-	int req; /* parent writes one command byte */
-	int ans; /* victim answers one long */
-};
 
 static volatile sig_atomic_t usr1_seen;
 
@@ -100,58 +93,9 @@ static void victim_main(int rfd, int wfd)
 	}
 }
 
-static int victim_start(struct victim *v)
-{
-	int rq[2], an[2];
 
-	if (pipe2(rq, O_CLOEXEC) || pipe2(an, O_CLOEXEC))
-		return -errno;
-	v->pid = fork();
-	if (v->pid < 0)
-		return -errno;
-	if (v->pid == 0) {
-		close(rq[1]);
-		close(an[0]);
-		victim_main(rq[0], an[1]);
-	}
-	close(rq[0]);
-	close(an[1]);
-	v->req = rq[1];
-	v->ans = an[0];
-	return 0;
-}
 
-/* Read one answer, or BAD_ANSWER after a timeout (so a broken victim fails, not hangs). */
-static long victim_read(struct victim *v)
-{
-	struct pollfd p = {.fd = v->ans, .events = POLLIN};
-	long a;
 
-	if (poll(&p, 1, ANSWER_TIMEOUT_MS) != 1)
-		return BAD_ANSWER;
-	if (read(v->ans, &a, sizeof(a)) != sizeof(a))
-		return BAD_ANSWER;
-	return a;
-}
-
-static long victim_ask(struct victim *v, char cmd)
-{
-	if (write(v->req, &cmd, 1) != 1)
-		return BAD_ANSWER;
-	return victim_read(v);
-}
-
-static void victim_kill(struct victim *v)
-{
-	if (v->pid > 0) {
-		kill(v->pid, SIGKILL);
-		while (waitpid(v->pid, NULL, __WALL) < 0 && errno == EINTR)
-			;
-	}
-	close(v->req);
-	close(v->ans);
-	v->pid = -1;
-}
 
 /* Wait until pid is blocked in syscall nr (first field of /proc/PID/syscall). */
 static bool wait_in_syscall(pid_t pid, long nr)
@@ -235,7 +179,7 @@ static void test_inject_getpid_in_read(void)
 	struct victim v;
 	long r = 0;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	CU_ASSERT_EQUAL(victim_ask(&v, 'p'), v.pid);
 	CU_ASSERT_FATAL(wait_in_syscall(v.pid, SYS_read));
 	CU_ASSERT_FATAL(seize_stop(v.pid, 0));
@@ -278,7 +222,7 @@ static void test_inject_setsid(void)
 	struct victim v;
 	long r = 0;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	CU_ASSERT_EQUAL(victim_ask(&v, 's'), getsid(0));
 	CU_ASSERT_FATAL(wait_in_syscall(v.pid, SYS_read));
 	CU_ASSERT_FATAL(seize_stop(v.pid, 0));
@@ -308,7 +252,7 @@ static void test_inject_mmap_munmap(void)
 	struct victim v;
 	long addr = 0, r = -1;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	CU_ASSERT_EQUAL(victim_ask(&v, 'p'), v.pid);
 	CU_ASSERT_FATAL(wait_in_syscall(v.pid, SYS_read));
 	CU_ASSERT_FATAL(seize_stop(v.pid, PTRACE_O_TRACESYSGOOD));
@@ -343,7 +287,7 @@ static long inject_while_blocked(char cmd, long nr, bool *was_in_syscall)
 	struct victim v;
 	long r = 0, answer = BAD_ANSWER;
 
-	if (victim_start(&v))
+	if (victim_start(&v, victim_main))
 		return BAD_ANSWER;
 	if (write(v.req, &cmd, 1) != 1 || !wait_in_syscall(v.pid, nr) || !seize_stop(v.pid, 0))
 		goto out;
@@ -390,7 +334,7 @@ static void test_inject_at_syscall_entry(void)
 	int status;
 	long r = 0;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	CU_ASSERT_EQUAL(victim_ask(&v, 'p'), v.pid);
 	CU_ASSERT_FATAL(wait_in_syscall(v.pid, SYS_read));
 	CU_ASSERT_FATAL(seize_stop(v.pid, PTRACE_O_TRACESYSGOOD));
@@ -422,7 +366,7 @@ static void test_inject_signal_held_and_requeued(void)
 	struct victim v;
 	long r = -1;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	CU_ASSERT_EQUAL(victim_ask(&v, 'u'), 0);
 	CU_ASSERT_FATAL(wait_in_syscall(v.pid, SYS_read));
 	CU_ASSERT_FATAL(seize_stop(v.pid, 0));
@@ -455,7 +399,7 @@ static void test_inject_clone_traced_child(void)
 	pid_t ppid = -1;
 	FILE *f;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	CU_ASSERT_EQUAL(victim_ask(&v, 'p'), v.pid);
 	CU_ASSERT_FATAL(wait_in_syscall(v.pid, SYS_read));
 	CU_ASSERT_FATAL(seize_stop(v.pid, PTRACE_O_TRACEFORK | PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL));
@@ -492,7 +436,7 @@ static void test_inject_exit_group(void)
 	int status = 0;
 	long r = -1;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	CU_ASSERT_FATAL(wait_in_syscall(v.pid, SYS_read));
 	CU_ASSERT_FATAL(seize_stop(v.pid, 0));
 	CU_ASSERT_EQUAL_FATAL(inj_ctl_new(v.pid, &c), 0);
@@ -518,7 +462,7 @@ static void test_inject_raw_restore_leaks_erestartsys(void)
 	struct victim v;
 	long r = 0;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	CU_ASSERT_EQUAL(victim_ask(&v, 'p'), v.pid);
 	CU_ASSERT_FATAL(wait_in_syscall(v.pid, SYS_read));
 	CU_ASSERT_FATAL(seize_stop(v.pid, 0));

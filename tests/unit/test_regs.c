@@ -18,18 +18,13 @@
 #include <unistd.h>
 #include <xmmintrin.h>
 #include "unit.h"
+#include "victim.h"
 #include "lethe/lethe.h"
 #include "../../restore/regs.h"
 #include "../../restore/inject/inject.h"
 
-#define BAD_ANSWER (-999999L)
 #define MXCSR_OFF 24		/* in the FXSAVE area */
 #define MXCSR_ROUND_MASK 0x6000 /* RC bits: 11 = round toward zero */
-
-struct victim {
-	pid_t pid;
-	int req, ans;
-};
 
 /* Answers 'p' with its pid and 'm' with its MXCSR; blocks SIGUSR2 from the start. */
 static void victim_main(int rfd, int wfd)
@@ -58,45 +53,8 @@ static void victim_main(int rfd, int wfd)
 	}
 }
 
-static int victim_start(struct victim *v)
-{
-	int rq[2], an[2];
 
-	if (pipe2(rq, O_CLOEXEC) || pipe2(an, O_CLOEXEC))
-		return -errno;
-	v->pid = fork();
-	if (v->pid < 0)
-		return -errno;
-	if (v->pid == 0) {
-		close(rq[1]);
-		close(an[0]);
-		victim_main(rq[0], an[1]);
-	}
-	close(rq[0]);
-	close(an[1]);
-	v->req = rq[1];
-	v->ans = an[0];
-	return 0;
-}
 
-static long victim_ask(struct victim *v, char cmd)
-{
-	struct pollfd p = {.fd = v->ans, .events = POLLIN};
-	long a;
-
-	if (write(v->req, &cmd, 1) != 1 || poll(&p, 1, 3000) != 1)
-		return BAD_ANSWER;
-	return read(v->ans, &a, sizeof(a)) == sizeof(a) ? a : BAD_ANSWER;
-}
-
-static void victim_kill(struct victim *v)
-{
-	kill(v->pid, SIGKILL);
-	while (waitpid(v->pid, NULL, __WALL) < 0 && errno == EINTR)
-		;
-	close(v->req);
-	close(v->ans);
-}
 
 static bool wait_in_read(pid_t pid)
 {
@@ -170,7 +128,7 @@ static void test_regs_save_normalises_read(void)
 	struct rs_regs r;
 	struct victim v;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	CU_ASSERT_EQUAL(victim_ask(&v, 'p'), v.pid);
 	CU_ASSERT_FATAL(wait_in_read(v.pid));
 	CU_ASSERT_FATAL(stop_victim(v.pid, true));
@@ -207,7 +165,7 @@ static void test_regs_round_trip_after_injection(void)
 	long mxcsr, r = 0;
 	uint32_t csr;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	mxcsr = victim_ask(&v, 'm');
 	CU_ASSERT_EQUAL(mxcsr & MXCSR_ROUND_MASK, 0);
 	CU_ASSERT_FATAL(wait_in_read(v.pid));
@@ -264,7 +222,7 @@ static void test_regs_equal_detects_change(void)
 	struct rs_regs a = {0}, b = {0};
 	struct victim v;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	CU_ASSERT_FATAL(wait_in_read(v.pid));
 	CU_ASSERT_FATAL(stop_victim(v.pid, true));
 	CU_ASSERT_EQUAL_FATAL(rs_regs_save(v.pid, &a), 0);
@@ -297,7 +255,7 @@ static void test_regs_save_untraced(void)
 	struct rs_regs r;
 	struct victim v;
 
-	CU_ASSERT_EQUAL_FATAL(victim_start(&v), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_start(&v, victim_main), 0);
 	lethe_set_log_fn(quiet_log, LETHE_LOG_WARN);
 	CU_ASSERT_EQUAL(rs_regs_save(v.pid, &r), -ESRCH);
 	lethe_set_log_fn(NULL, LETHE_LOG_WARN);

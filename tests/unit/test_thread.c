@@ -17,15 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 #include "unit.h"
+#include "victim.h"
 #include "lethe/lethe.h"
 #include "../../restore/thread.h"
 
-#define BAD_ANSWER (-999999L)
-
-struct victim {
-	pid_t pid;
-	int req, ans;
-};
 
 /* Victim globals: same addresses in the forked child, so /proc/PID/mem can read them. */
 static volatile unsigned long spin_count;
@@ -99,49 +94,8 @@ static void victim_main(int rfd, int wfd)
 	}
 }
 
-static int victim_start(struct victim *v)
-{
-	int rq[2], an[2];
 
-	if (pipe2(rq, O_CLOEXEC) || pipe2(an, O_CLOEXEC))
-		return -errno;
-	v->pid = fork();
-	if (v->pid < 0)
-		return -errno;
-	if (v->pid == 0) {
-		close(rq[1]);
-		close(an[0]);
-		victim_main(rq[0], an[1]);
-	}
-	close(rq[0]);
-	close(an[1]);
-	v->req = rq[1];
-	v->ans = an[0];
-	return 0;
-}
 
-static long victim_ask(struct victim *v, char cmd)
-{
-	struct pollfd p = {.fd = v->ans, .events = POLLIN};
-	long a;
-
-	if (write(v->req, &cmd, 1) != 1 || poll(&p, 1, 3000) != 1)
-		return BAD_ANSWER;
-	return read(v->ans, &a, sizeof(a)) == sizeof(a) ? a : BAD_ANSWER;
-}
-
-/* Kill and reap; traced threads of a killed victim must be reaped by us too. */
-static void victim_kill(struct victim *v)
-{
-	pid_t r;
-
-	kill(v->pid, SIGKILL);
-	do
-		r = waitpid(-1, NULL, __WALL);
-	while (r != v->pid && !(r < 0 && errno == ECHILD));
-	close(v->req);
-	close(v->ans);
-}
 
 static size_t count_tasks(pid_t pid)
 {
@@ -164,7 +118,7 @@ static size_t count_tasks(pid_t pid)
 /* Start the victim and wait until its 4 threads exist and the spinner has spun. */
 static bool victim_ready(struct victim *v)
 {
-	if (victim_start(v))
+	if (victim_start(v, victim_main))
 		return false;
 	for (int i = 0; i < 2000 && count_tasks(v->pid) != 4; i++)
 		usleep(1000);

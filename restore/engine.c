@@ -422,13 +422,7 @@ static int end_new_threads(struct lethe_sandbox *s, struct lethe_rewind_stats *s
 			return err;
 		}
 		st->threads_ended++;
-		/* drop it from the held set */
-		memmove(&s->proc.tids[i], &s->proc.tids[i + 1], (s->proc.n - i - 1) * sizeof(pid_t));
-		memmove(&s->proc.pending_sig[i], &s->proc.pending_sig[i + 1], (s->proc.n - i - 1) * sizeof(int));
-		memmove(&s->proc.pending_mask[i], &s->proc.pending_mask[i + 1],
-			(s->proc.n - i - 1) * sizeof(uint64_t));
-		memmove(&s->proc.stopped[i], &s->proc.stopped[i + 1], (s->proc.n - i - 1) * sizeof(bool));
-		s->proc.n--;
+		rs_proc_forget(&s->proc, i);
 	}
 	return 0;
 }
@@ -445,6 +439,23 @@ static int inject_checked(struct inj_ctl *c, long nr, unsigned long a0, unsigned
 	if (err)
 		return err;
 	return r < 0 && r > -4096 ? (int)r : 0;
+}
+
+/* Append the pages of [start, end) to a page list. */
+static int push_pages(struct rs_page **pages, size_t *n, uint64_t start, uint64_t end)
+{
+	size_t add = end > start ? (end - start) / PG : 0;
+	struct rs_page *np;
+
+	if (!add)
+		return 0;
+	np = realloc(*pages, (*n + add) * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	*pages = np;
+	for (uint64_t a = start; a < end; a += PG)
+		np[(*n)++] = (struct rs_page){ .addr = a, .size = PG };
+	return 0;
 }
 
 /* Undo layout changes; ranges whose content must come back whole go into extra. */
@@ -476,21 +487,9 @@ static int undo_layout(struct lethe_sandbox *s, struct inj_ctl *c, struct rs_pag
 			err = inject_checked(c, SYS_brk, s->brk, 0, 0, 0, 0, 0, &ret);
 			if (!err && (uint64_t)ret != s->brk)
 				err = -ENOMEM;
-			if (!err && op->end > op->start) {
-				/* heap grown back: it comes back zeroed, its bytes are the twin's */
-				struct rs_page *n = realloc(*extra, (*nextra + 1) * sizeof(*n));
-
-				if (!n)
-					return -ENOMEM;
-				*extra = n;
-				for (uint64_t a = op->start; a < op->end; a += PG) {
-					n = realloc(*extra, (*nextra + 1) * sizeof(*n));
-					if (!n)
-						return -ENOMEM;
-					*extra = n;
-					(*extra)[(*nextra)++] = (struct rs_page){ .addr = a, .size = PG };
-				}
-			}
+			/* heap grown back: it comes back zeroed, its bytes are the twin's */
+			if (!err)
+				err = push_pages(extra, nextra, op->start, op->end);
 			break;
 		case RS_LAYOUT_RECREATE:
 			if (!(op->flags & MAP_ANONYMOUS) || (op->snap && (op->snap->prot & RS_VMA_SHARED))) {
@@ -505,14 +504,8 @@ static int undo_layout(struct lethe_sandbox *s, struct inj_ctl *c, struct rs_pag
 					     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, (unsigned long)-1, 0, &ret);
 			if (!err && (op->prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE))
 				err = -ENOTRECOVERABLE; /* content copy of non-writable anon not done yet */
-			for (uint64_t a = op->start; !err && a < op->end; a += PG) {
-				struct rs_page *n = realloc(*extra, (*nextra + 1) * sizeof(*n));
-
-				if (!n)
-					return -ENOMEM;
-				*extra = n;
-				(*extra)[(*nextra)++] = (struct rs_page){ .addr = a, .size = PG };
-			}
+			if (!err)
+				err = push_pages(extra, nextra, op->start, op->end);
 			break;
 		case RS_LAYOUT_MPROTECT:
 			err = inject_checked(c, SYS_mprotect, op->start, len, op->prot, 0, 0, 0, &ret);
@@ -567,10 +560,11 @@ static int copy_ranges(struct lethe_sandbox *s, const struct rs_range *r, size_t
  */
 static int add_discarded(struct lethe_sandbox *s, struct rs_page **pages, size_t *n)
 {
+	int err;
+
 	for (size_t i = 0; i < s->trace.nmm; i++) {
 		const struct ld_mm_change *m = &s->trace.mm[i];
 		uint64_t start = 0, len = 0;
-		struct rs_page *np;
 
 		if (m->pid != s->pid)
 			continue;
@@ -594,15 +588,14 @@ static int add_discarded(struct lethe_sandbox *s, struct rs_page **pages, size_t
 			continue;
 		start &= ~(PG - 1);
 		len = (len + PG - 1) & ~(PG - 1);
-		for (uint64_t a = start; a < start + len; a += PG) {
-			/* only addresses inside the snapshot's layout can matter */
-			if (!rs_maps_find(&s->maps, a))
-				continue;
-			np = realloc(*pages, (*n + 1) * sizeof(**pages));
-			if (!np)
-				return -ENOMEM;
-			*pages = np;
-			(*pages)[(*n)++] = (struct rs_page){ .addr = a, .size = PG };
+		/* only what overlaps the snapshot's layout was ever ours */
+		for (size_t j = 0; j < s->maps.n; j++) {
+			const struct rs_vma *v = &s->maps.v[j];
+			uint64_t lo = start > v->start ? start : v->start;
+			uint64_t hi = start + len < v->end ? start + len : v->end;
+
+			if (lo < hi && (err = push_pages(pages, n, lo, hi)))
+				return err;
 		}
 	}
 	return 0;

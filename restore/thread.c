@@ -402,3 +402,17 @@ bool rs_thread_is_stopped(pid_t tid)
 {
 	return thread_state(tid) == 't';
 }
+
+void rs_proc_forget(struct rs_proc *p, size_t idx)
+{
+	size_t tail;
+
+	if (idx >= p->n)
+		return;
+	tail = p->n - idx - 1;
+	memmove(&p->tids[idx], &p->tids[idx + 1], tail * sizeof(*p->tids));
+	memmove(&p->pending_sig[idx], &p->pending_sig[idx + 1], tail * sizeof(*p->pending_sig));
+	memmove(&p->pending_mask[idx], &p->pending_mask[idx + 1], tail * sizeof(*p->pending_mask));
+	memmove(&p->stopped[idx], &p->stopped[idx + 1], tail * sizeof(*p->stopped));
+	p->n--;
+}

@@ -60,6 +60,8 @@ int rs_proc_detach(struct rs_proc *p);
 /* Free p's arrays without touching the threads. NULL-safe. */
 void rs_proc_free(struct rs_proc *p);
 
+/* Drop entry idx (a thread that exited) from p without touching any thread. */
+void rs_proc_forget(struct rs_proc *p, size_t idx);
 /* Index of tid in p, or -ENOENT. */
 int rs_proc_find(const struct rs_proc *p, pid_t tid);
 

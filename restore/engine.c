@@ -30,13 +30,37 @@
 #include "regs.h"
 #include "thread.h"
 
+/* Linux 5.13; glibc 2.36's <sys/ptrace.h> lacks it and <linux/ptrace.h> clashes with it */
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+struct rseq_conf {
+	uint64_t rseq_abi_pointer;
+	uint32_t rseq_abi_size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+
 #define COPY_BUF (4UL << 20)
 #define PG 4096UL
 
 struct snap_thread {
 	pid_t tid;
 	struct rs_regs regs;
+	uint64_t rseq; /* the thread's registered struct rseq, 0 if none */
 };
+
+/*
+ * Fields of struct rseq the kernel rewrites on every return to user mode
+ * (cpu_id_start, cpu_id at 0..7; node_id, mm_cid at 20..27). They carry no
+ * request data, and on this kernel they can change without a write fault the
+ * tracker sees, so verification leaves them out and every rewind copies the
+ * page back anyway.
+ */
+#define RSEQ_KERNEL_LO_END 8
+#define RSEQ_KERNEL_HI_START 20
+#define RSEQ_KERNEL_HI_END 28
 
 struct lethe_sandbox {
 	pid_t pid;
@@ -218,10 +242,16 @@ static int snapshot_threads(struct lethe_sandbox *s)
 	for (size_t i = 0; i < s->proc.n; i++) {
 		int err;
 
+		struct rseq_conf rc = {};
+
 		s->threads[i].tid = s->proc.tids[i];
+		if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, s->proc.tids[i], sizeof(rc), &rc) == sizeof(rc) &&
+		    rc.rseq_abi_size >= RSEQ_KERNEL_HI_END)
+			s->threads[i].rseq = rc.rseq_abi_pointer;
 		err = rs_regs_save(s->proc.tids[i], &s->threads[i].regs);
 		if (err)
 			return err;
+		pr_debug("thread %d: rseq at 0x%llx", s->threads[i].tid, (unsigned long long)s->threads[i].rseq);
 		s->nthreads++;
 	}
 	return 0;
@@ -609,7 +639,7 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 	size_t n = 0, nr = 0, nc = 0;
 	int err;
 
-	pages = malloc((s->trace.ndirty + nextra + 1) * sizeof(*pages));
+	pages = malloc((s->trace.ndirty + nextra + s->nthreads + 1) * sizeof(*pages));
 	if (!pages)
 		return -ENOMEM;
 	for (size_t i = from; i < s->trace.ndirty; i++) {
@@ -620,6 +650,9 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 	}
 	memcpy(pages + n, extra, nextra * sizeof(*pages));
 	n += nextra;
+	for (size_t i = 0; !from && i < s->nthreads; i++)
+		if (s->threads[i].rseq)
+			pages[n++] = (struct rs_page){ .addr = s->threads[i].rseq & ~(PG - 1), .size = PG };
 	err = from ? 0 : add_discarded(s, &pages, &n);
 	if (err) {
 		free(pages);
@@ -635,6 +668,9 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 	if (err < 0)
 		return err;
 	st->pages_restored += rs_ranges_bytes(clipped, nc) / PG;
+	for (size_t i = 0; i < nc; i++)
+		pr_debug("restore 0x%llx +%llu from twin %d", (unsigned long long)clipped[i].start,
+			 (unsigned long long)clipped[i].len, s->twin);
 	err = copy_ranges(s, clipped, nc, st);
 	free(clipped);
 	if (err)
@@ -704,6 +740,20 @@ static int first_diff(const char *a, const char *b)
 	return -1;
 }
 
+/* Make the kernel-owned rseq fields of every thread compare equal. */
+static void mask_rseq(const struct lethe_sandbox *s, uint64_t off, size_t len, char *a, const char *b)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		uint64_t r = s->threads[i].rseq;
+
+		if (!r || r < off || r + RSEQ_KERNEL_HI_END > off + len)
+			continue;
+		memcpy(a + (r - off), b + (r - off), RSEQ_KERNEL_LO_END);
+		memcpy(a + (r - off) + RSEQ_KERNEL_HI_START, b + (r - off) + RSEQ_KERNEL_HI_START,
+		       RSEQ_KERNEL_HI_END - RSEQ_KERNEL_HI_START);
+	}
+}
+
 static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
@@ -754,6 +804,7 @@ static long compare_memory(struct lethe_sandbox *s, bool fix, struct lethe_rewin
 				mism = err;
 				goto out;
 			}
+			mask_rseq(s, off, len, a, b);
 			if (!memcmp(a, b, len))
 				continue;
 			for (size_t p = 0; p < len; p += PG) {
@@ -762,8 +813,10 @@ static long compare_memory(struct lethe_sandbox *s, bool fix, struct lethe_rewin
 				mism++;
 				pr_debug("page 0x%llx (%s) of %d differs from the snapshot", (unsigned long long)(off + p),
 					 rs_vma_label(v), s->pid);
-				pr_debug("  in vma 0x%llx-0x%llx, first diff at byte %d", (unsigned long long)v->start,
-					 (unsigned long long)v->end, first_diff(a + p, b + p));
+				pr_debug("  in vma 0x%llx-0x%llx, first diff at byte %d: target %016llx twin %016llx",
+					 (unsigned long long)v->start, (unsigned long long)v->end, first_diff(a + p, b + p),
+					 *(unsigned long long *)(a + p + (first_diff(a + p, b + p) & ~7)),
+					 *(unsigned long long *)(b + p + (first_diff(a + p, b + p) & ~7)));
 				if (fix && pwrite(tfd, b + p, PG, off + p) == (ssize_t)PG)
 					st->bytes_restored += PG;
 			}

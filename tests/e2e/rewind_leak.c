@@ -127,6 +127,7 @@ int main(int argc, char **argv)
 		return 2;
 	pid = fork();
 	if (pid == 0) {
+		setpgid(0, 0); /* one group: the cleanup kills whatever it spawned */
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		close(in[0]);
@@ -153,7 +154,10 @@ int main(int argc, char **argv)
 		snprintf(canary, sizeof(canary), "CANARY-%d-%08x%08x", k, rand(), rand());
 		dprintf(in[1], "%s\n", canary);
 		if (!fgets(line, sizeof(line), from)) {
-			CHECK(0, "round %d: no response", k);
+			int status = 0;
+
+			waitpid(pid, &status, WNOHANG);
+			CHECK(0, "round %d: no response (runtime status 0x%x)", k, status);
 			break;
 		}
 		CHECK(sscanf(line, "ok %d %d", &n, &rpid) == 2 && n == 1 && rpid == pid,
@@ -185,7 +189,7 @@ int main(int argc, char **argv)
 	dprintf(in[1], "after-release\n");
 	CHECK(fgets(line, sizeof(line), from) && !strncmp(line, "ok 1 ", 5), "after release: '%s'", line);
 out:
-	kill(pid, SIGKILL);
+	kill(-pid, SIGKILL);
 	while (waitpid(-1, NULL, 0) > 0)
 		;
 	printf("%d passed, %d failed\n", passed, failed);

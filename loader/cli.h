@@ -27,5 +27,6 @@ extern const char *ld_prog;
 int ld_exit_from_err(int err);
 
 int cmd_trace(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif /* LETHE_LOADER_CLI_H */

@@ -23,6 +23,7 @@ struct subcmd {
 
 static const struct subcmd subcmds[] = {
 	{ "trace", cmd_trace, "run or follow a process and report what it left behind" },
+	{ "serve", cmd_serve, "run a function runtime, rewinding it after every request" },
 };
 
 static void usage(FILE *out)

@@ -3,7 +3,7 @@
  * Leak test of the rewind engine on a real process: each request plants a fresh
  * canary everywhere (fn_runtime); after the rewind no byte of it may remain in
  * any readable memory of the sandbox, --verify must pass, no task may remain.
- * usage: rewind_leak RUNTIME ROUNDS
+ * usage: rewind_leak ROUNDS RUNTIME [ARGS...]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -107,7 +107,7 @@ static int count_children(pid_t pid)
 
 int main(int argc, char **argv)
 {
-	int in[2], out[2], rounds = argc > 2 ? atoi(argv[2]) : 20;
+	int in[2], out[2], rounds = argc > 1 ? atoi(argv[1]) : 20;
 	struct lethe_opts opts = { .verify_always = true };
 	struct lethe_sandbox *s = NULL;
 	char line[256], canary[64];
@@ -115,8 +115,10 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int err, threads0;
 
-	if (argc < 2)
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s ROUNDS RUNTIME [ARGS...]\n", argv[0]);
 		return 2;
+	}
 	setvbuf(stdout, NULL, _IONBF, 0);
 	alarm(120); /* a hung runtime must fail the test, not stall the suite */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -134,7 +136,7 @@ int main(int argc, char **argv)
 		close(in[1]);
 		close(out[0]);
 		close(out[1]);
-		execl(argv[1], argv[1], NULL);
+		execvp(argv[2], &argv[2]);
 		_exit(127);
 	}
 	close(in[0]);

@@ -3,4 +3,4 @@
 # canary in heap, stack, globals, new/remapped/mremapped memory, brk, a thread,
 # a child and an fd; after every rewind 0 canary hits and --verify passes.
 set -euo pipefail
-"$B/tests/e2e/rewind_leak" "$B/demo/fn_runtime" 200
+"$B/tests/e2e/rewind_leak" 200 "$B/demo/fn_runtime"

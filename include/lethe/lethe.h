@@ -42,8 +42,9 @@ const char *lethe_reason_str(enum lethe_reason r);
 
 /* How pages are made to fault again after they were restored. */
 enum lethe_rearm {
-	LETHE_REARM_AUTO = 0,
+	LETHE_REARM_AUTO = 0, /* uffd-wp where the kernel has it, else re-twin */
 	LETHE_REARM_RETWIN, /* fork a fresh snapshot twin from the rewound target: any kernel */
+	LETHE_REARM_UFFD, /* userfaultfd async WP + PAGEMAP_SCAN (Linux >= 6.7); re-twin rarely */
 };
 
 const char *lethe_rearm_str(enum lethe_rearm r);

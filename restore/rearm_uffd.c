@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * uffd-wp async + PAGEMAP_SCAN (Linux >= 6.7): O(dirty) dirty sets and
+ * re-arming without forking a new twin (measured 0.3 ms at 4096 pages).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define LOG_PREFIX "uffd: "
+#include "loader/log.h"
+#include "lethe/kcompat.h"
+#include "rearm_uffd.h"
+
+#define PG 4096ULL
+#define SCAN_VEC 512
+
+static bool is_tracked(const struct rs_vma *v)
+{
+	return rs_vma_is_private_writable(v, NULL) && !rs_vma_is_special(v);
+}
+
+int rs_uffd_register(struct rs_uffd *u, uint64_t start, uint64_t end)
+{
+	struct uffdio_register reg = {
+		.range = { .start = start, .len = end - start },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	struct uffdio_writeprotect wp = {
+		.range = { .start = start, .len = end - start },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+
+	if (ioctl(u->uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	if (ioctl(u->uffd, UFFDIO_WRITEPROTECT, &wp))
+		return -errno;
+	return 0;
+}
+
+int rs_uffd_setup(pid_t pid, struct inj_ctl *c, const struct rs_maps *maps, struct rs_uffd *out)
+{
+	unsigned long a[6] = { O_CLOEXEC | O_NONBLOCK };
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED };
+	char path[64];
+	long tfd = -1, ret;
+	int pidfd = -1, err;
+
+	out->pid = pid;
+	out->uffd = out->pagemap = -1;
+	/* userfaultfd binds current->mm, so it must be created by the target itself */
+	err = inj_syscall(c, SYS_userfaultfd, a, &tfd);
+	if (!err && tfd < 0)
+		err = (int)tfd;
+	if (err)
+		return err;
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0)
+		out->uffd = syscall(SYS_pidfd_getfd, pidfd, (int)tfd, 0);
+	err = out->uffd < 0 ? -errno : 0;
+	if (pidfd >= 0)
+		close(pidfd);
+	a[0] = tfd;
+	/* the target's fd table must stay as it was */
+	if (inj_syscall(c, SYS_close, a, &ret) && !err)
+		err = -EIO;
+	if (err)
+		goto fail;
+
+	if (ioctl(out->uffd, UFFDIO_API, &api)) {
+		err = -errno;
+		pr_debug("UFFDIO_API with WP_ASYNC refused: %s", strerror(-err));
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	out->pagemap = open(path, O_RDONLY | O_CLOEXEC);
+	if (out->pagemap < 0) {
+		err = -errno;
+		goto fail;
+	}
+	for (size_t i = 0; i < maps->n; i++) {
+		if (!is_tracked(&maps->v[i]))
+			continue;
+		err = rs_uffd_register(out, maps->v[i].start, maps->v[i].end);
+		if (err) {
+			pr_debug("cannot register %s 0x%llx-0x%llx: %s", rs_vma_label(&maps->v[i]),
+				 (unsigned long long)maps->v[i].start, (unsigned long long)maps->v[i].end,
+				 strerror(-err));
+			goto fail;
+		}
+	}
+	/* probe PAGEMAP_SCAN once, so a kernel without it falls back at checkpoint */
+	err = rs_uffd_rearm(out, maps);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	rs_uffd_free(out);
+	return err;
+}
+
+void rs_uffd_free(struct rs_uffd *u)
+{
+	if (u->uffd >= 0)
+		close(u->uffd);
+	if (u->pagemap >= 0)
+		close(u->pagemap);
+	u->uffd = u->pagemap = -1;
+}
+
+static long scan(struct rs_uffd *u, uint64_t start, uint64_t end, bool wp, struct rs_page **pages, size_t *n)
+{
+	struct page_region vec[SCAN_VEC];
+	long found = 0;
+
+	while (start < end) {
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.flags = wp ? PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC : 0,
+			.start = start,
+			.end = end,
+			.vec = pages ? (uint64_t)(uintptr_t)vec : 0,
+			.vec_len = pages ? SCAN_VEC : 0,
+			.category_mask = PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN,
+		};
+		long r = ioctl(u->pagemap, PAGEMAP_SCAN, &arg);
+
+		if (r < 0)
+			return -errno;
+		for (long i = 0; pages && i < r; i++) {
+			size_t add = (vec[i].end - vec[i].start) / PG;
+			struct rs_page *np = realloc(*pages, (*n + add) * sizeof(*np));
+
+			if (!np)
+				return -ENOMEM;
+			*pages = np;
+			for (uint64_t a = vec[i].start; a < vec[i].end; a += PG)
+				np[(*n)++] = (struct rs_page){ .addr = a, .size = PG };
+			found += add;
+		}
+		if (arg.walk_end <= start)
+			break;
+		start = arg.walk_end;
+	}
+	return found;
+}
+
+long rs_uffd_written(struct rs_uffd *u, const struct rs_maps *maps, struct rs_page **pages, size_t *n)
+{
+	long total = 0;
+
+	for (size_t i = 0; i < maps->n; i++) {
+		long r;
+
+		if (!is_tracked(&maps->v[i]))
+			continue;
+		r = scan(u, maps->v[i].start, maps->v[i].end, false, pages, n);
+		if (r < 0)
+			return r;
+		total += r;
+	}
+	return total;
+}
+
+int rs_uffd_rearm(struct rs_uffd *u, const struct rs_maps *maps)
+{
+	for (size_t i = 0; i < maps->n; i++) {
+		long r;
+
+		if (!is_tracked(&maps->v[i]))
+			continue;
+		r = scan(u, maps->v[i].start, maps->v[i].end, true, NULL, NULL);
+		if (r < 0)
+			return (int)r;
+	}
+	return 0;
+}

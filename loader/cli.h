@@ -28,5 +28,13 @@ int ld_exit_from_err(int err);
 
 int cmd_trace(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/* The daemon that owns every sandbox; returns an ld_exit code. */
+int cmd_daemon(int argc, char **argv);
+/* Thin clients of the daemon, one request each; return an ld_exit code (7: no daemon). */
+int cmd_checkpoint(int argc, char **argv);
+int cmd_rewind(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif /* LETHE_LOADER_CLI_H */

@@ -24,6 +24,12 @@ struct subcmd {
 static const struct subcmd subcmds[] = {
 	{ "trace", cmd_trace, "run or follow a process and report what it left behind" },
 	{ "serve", cmd_serve, "run a function runtime, rewinding it after every request" },
+	{ "daemon", cmd_daemon, "own every sandbox and serve the commands below over a socket" },
+	{ "checkpoint", cmd_checkpoint, "checkpoint a running process (through the daemon)" },
+	{ "rewind", cmd_rewind, "rewind a checkpointed process to its checkpoint" },
+	{ "report", cmd_report, "what the daemon knows about a checkpointed process" },
+	{ "release", cmd_release, "forget a checkpoint; the process keeps running" },
+	{ "status", cmd_status, "list the daemon's sandboxes" },
 };
 
 static void usage(FILE *out)

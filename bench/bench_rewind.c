@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
@@ -25,6 +26,7 @@
 #include <json-c/json.h>
 #include "lethe/lethe.h"
 #include "loader/rewind_fmt.h"
+#include "loader/tracker.h"
 
 #define TARGET_MB 100
 #define MAX_GROUPS 64
@@ -677,6 +679,95 @@ static double bench_writes_untracked(const struct cfg *cfg, int n)
 	return med;
 }
 
+/* ---------------------------------------------------------------- attribution */
+
+static int ignore_record(void *ctx, const struct lethe_ev_hdr *hdr, size_t size)
+{
+	return 0;
+}
+
+/*
+ * The fixed part of a checkpoint: open, load and attach of the BPF tracker, which
+ * lethe_checkpoint does once per sandbox. Median us of n, or < 0.
+ */
+static double bench_tracker_load(int n, const char **flavour)
+{
+	static char flav[16];
+	double us[CKPT_REPS];
+	int got = 0;
+
+	for (int i = 0; i < n && i < CKPT_REPS; i++) {
+		struct ld_tracker *t = NULL;
+		uint64_t t0 = now_ns();
+		int err = ld_tracker_new(NULL, ignore_record, NULL, &t);
+
+		if (err) {
+			fprintf(stderr, "failed to load the tracker: %s\n", strerror(-err));
+			break;
+		}
+		us[got++] = (now_ns() - t0) / 1000.0;
+		snprintf(flav, sizeof(flav), "%s", ld_tracker_flavour(t));
+		ld_tracker_free(t);
+	}
+	*flavour = got ? flav : "none";
+	return got ? median(us, got) : -1;
+}
+
+/*
+ * What the kernel alone charges for a first write to a page shared copy-on-write
+ * with a forked child (the twin's mechanism, without lethe's tracker): TRACK_K
+ * writes at the bench_target stride over TARGET_MB, in this process, after a
+ * fork; n rounds, each with a fresh child. Median ns per page, or < 0.
+ */
+static double bench_cow_fault(int n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), len = (size_t)TARGET_MB << 20, stride = len / page / TRACK_K;
+	double *v = calloc(n, sizeof(double)), med = -1;
+	volatile unsigned char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int got = 0;
+
+	if (!v || mem == MAP_FAILED)
+		goto out;
+	memset((void *)mem, 0x5a, len);
+	for (int r = 0; r < n; r++) {
+		int hold[2];
+		uint64_t t0;
+		pid_t child;
+		char c;
+
+		if (pipe(hold))
+			break;
+		child = fork();
+		if (child == 0) {
+			close(hold[1]);
+			if (read(hold[0], &c, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+		close(hold[0]);
+		if (child < 0) {
+			close(hold[1]);
+			break;
+		}
+		t0 = now_ns();
+		for (int i = 0; i < TRACK_K; i++) {
+			volatile unsigned char *p = mem + (size_t)i * stride * page;
+
+			*p = (unsigned char)(*p + 1);
+		}
+		v[got++] = (double)(now_ns() - t0) / TRACK_K;
+		close(hold[1]); /* EOF: the child exits */
+		waitpid(child, NULL, 0);
+	}
+	if (got)
+		med = median(v, got);
+out:
+	if (mem != MAP_FAILED)
+		munmap((void *)mem, len);
+	free(v);
+	return med;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(const char *prog)
@@ -772,7 +863,8 @@ int main(int argc, char **argv)
 	struct summary sums[NKS], vsum;
 	struct lethe_sandbox *s = NULL;
 	struct runtime rt = { .pid = -1, .to = -1 };
-	double restart_us, full_us, copy_us = 0, untracked_ns, tracked_ns, lethe_cmp = 0;
+	double restart_us, full_us, copy_us = 0, untracked_ns, tracked_ns, cow_ns, tracker_us, lethe_cmp = 0;
+	const char *flavour;
 	size_t full_bytes = 0;
 	const char *rearm = "none";
 	uint64_t t_start = now_ns();
@@ -854,17 +946,25 @@ int main(int argc, char **argv)
 	tracked_ns = NKS && dirty_ks[NKS - 1] == TRACK_K ? sums[NKS - 1].req_ns / TRACK_K : -1;
 	printf("\ntracking cost: %d page writes in the target, timed by the target (median ns per page)\n",
 	       TRACK_K);
+	cow_ns = bench_cow_fault(cfg.n_track < 20 ? cfg.n_track : 20);
 	printf("  with lethe (first write after a rewind) %.0f, without lethe %.0f, difference %.0f\n", tracked_ns,
 	       untracked_ns, tracked_ns - untracked_ns);
+	printf("  for scale: a first write after a plain fork (COW fault, no tracker) %.0f\n", cow_ns);
 	jtrack = json_object_new_object();
 	json_object_object_add(jtrack, "pages", json_object_new_int(TRACK_K));
 	json_object_object_add(jtrack, "ns_per_page_with_lethe", json_object_new_double(tracked_ns));
 	json_object_object_add(jtrack, "ns_per_page_without_lethe", json_object_new_double(untracked_ns));
 	json_object_object_add(jtrack, "ns_per_page_difference", json_object_new_double(tracked_ns - untracked_ns));
+	json_object_object_add(jtrack, "ns_per_page_cow_fault_after_fork", json_object_new_double(cow_ns));
 	json_object_object_add(root, "tracking", jtrack);
 
 	/* 4. checkpoint vs RSS */
 	json_object_object_add(root, "checkpoint_vs_rss", bench_checkpoint(&cfg));
+	tracker_us = bench_tracker_load(CKPT_REPS, &flavour);
+	printf("  for scale: loading + attaching the BPF tracker alone (%s), which every checkpoint does: %.2f ms\n",
+	       flavour, ms(tracker_us));
+	json_object_object_add(root, "tracker_load_us_median", json_object_new_double(tracker_us));
+	json_object_object_add(root, "tracker_flavour", json_object_new_string(flavour));
 
 	/* 5. peers, same run */
 	restart_us = bench_restart(&cfg, cfg.n_peer);

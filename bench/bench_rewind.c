@@ -228,6 +228,19 @@ static void read_cpu_model(char *buf, size_t len)
 		fclose(f);
 }
 
+/* The 1-minute load average: the other work sharing these cores during the run. */
+static double loadavg(void)
+{
+	double l = -1;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f && fscanf(f, "%lf", &l) != 1)
+		l = -1;
+	if (f)
+		fclose(f);
+	return l;
+}
+
 static json_object *machine_report(void)
 {
 	json_object *o = json_object_new_object();
@@ -238,8 +251,8 @@ static json_object *machine_report(void)
 
 	uname(&u);
 	read_cpu_model(cpu, sizeof(cpu));
-	printf("machine: %s %s %s (%s), %ld cpus, %s, %ld MB RAM\n", u.sysname, u.release, u.machine, u.version,
-	       ncpu, cpu, mem_mb);
+	printf("machine: %s %s %s (%s), %ld cpus, %s, %ld MB RAM, load %.2f\n", u.sysname, u.release, u.machine,
+	       u.version, ncpu, cpu, mem_mb, loadavg());
 	json_object_object_add(o, "sysname", json_object_new_string(u.sysname));
 	json_object_object_add(o, "kernel", json_object_new_string(u.release));
 	json_object_object_add(o, "version", json_object_new_string(u.version));
@@ -247,6 +260,7 @@ static json_object *machine_report(void)
 	json_object_object_add(o, "nproc", json_object_new_int64(ncpu));
 	json_object_object_add(o, "cpu", json_object_new_string(cpu));
 	json_object_object_add(o, "mem_mb", json_object_new_int64(mem_mb));
+	json_object_object_add(o, "loadavg_start", json_object_new_double(loadavg()));
 	return o;
 }
 
@@ -992,7 +1006,8 @@ int main(int argc, char **argv)
 			       json_object_new_double(lethe_cmp > 0 ? full_us / lethe_cmp : 0));
 	json_object_object_add(root, "peers", jpeer);
 
-	printf("\nrun took %.1f s\n", (now_ns() - t_start) / 1e9);
+	printf("\nrun took %.1f s; load average now %.2f\n", (now_ns() - t_start) / 1e9, loadavg());
+	json_object_object_add(root, "loadavg_end", json_object_new_double(loadavg()));
 	json_object_object_add(root, "run_s", json_object_new_double((now_ns() - t_start) / 1e9));
 	if (cfg.json) {
 		if (json_object_to_file_ext(cfg.json, root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)) {

@@ -275,7 +275,11 @@ static const char *const phase_names[PH_N] = { "stop", "drain", "tasks", "layout
 struct series {
 	int n;
 	double *total, *phase[PH_N], *pages, *req_ns;
-	char rearm[32];
+	char rearm[32]; /* the method the most rewinds of the series used */
+	struct {
+		char name[32];
+		int n;
+	} methods[4]; /* every re-arm method that ran, with its count */
 	int failed; /* rewinds that returned an error */
 };
 
@@ -313,8 +317,14 @@ static void series_add(struct series *sr, const struct lethe_rewind_stats *st, u
 		sr->phase[p][i] = ph[p];
 	sr->pages[i] = st->pages_restored;
 	sr->req_ns[i] = req_ns;
-	if (st->rearm)
-		snprintf(sr->rearm, sizeof(sr->rearm), "%s", st->rearm);
+	for (int m = 0; st->rearm && m < 4; m++) {
+		if (!sr->methods[m].name[0])
+			snprintf(sr->methods[m].name, sizeof(sr->methods[m].name), "%s", st->rearm);
+		if (!strcmp(sr->methods[m].name, st->rearm)) {
+			sr->methods[m].n++;
+			break;
+		}
+	}
 }
 
 /* Summary of a series; the phase medians also as a struct for ld_rewind_to_json. */
@@ -344,8 +354,32 @@ static void series_summarise(struct series *sr, struct summary *sm)
 	}
 	sm->med_stats.us_total = (uint64_t)(sm->med + 0.5);
 	sm->med_stats.pages_restored = (uint64_t)(sm->pages + 0.5);
+	for (int m = 0, best = 0; m < 4; m++)
+		if (sr->methods[m].n > best) {
+			best = sr->methods[m].n;
+			snprintf(sr->rearm, sizeof(sr->rearm), "%s", sr->methods[m].name);
+		}
 	sm->med_stats.rearm = sr->rearm[0] ? sr->rearm : NULL;
 	sm->med_stats.verified = -1;
+}
+
+/* "uffd-wp 190, uffd-wp+retwin 10" */
+static void series_methods_str(const struct series *sr, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (int m = 0; m < 4 && sr->methods[m].n && off < len; m++)
+		off += snprintf(buf + off, len - off, "%s%s %d", m ? ", " : "", sr->methods[m].name, sr->methods[m].n);
+}
+
+static json_object *series_methods_json(const struct series *sr)
+{
+	json_object *o = json_object_new_object();
+
+	for (int m = 0; m < 4 && sr->methods[m].n; m++)
+		json_object_object_add(o, sr->methods[m].name, json_object_new_int(sr->methods[m].n));
+	return o;
 }
 
 static json_object *summary_to_json(const struct summary *sm, int k, int n, int failed)
@@ -837,7 +871,7 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 		return -EINVAL;
 	}
 	cfg->n = n ? n : cfg->quick ? 30 : 200;
-	cfg->n_peer = cfg->quick ? 10 : 30;
+	cfg->n_peer = cfg->quick ? 5 : 30;
 	cfg->n_verify = cfg->quick ? 10 : 50;
 	cfg->n_track = cfg->quick ? 10 : 50;
 	if (!cfg->target[0]) {
@@ -861,13 +895,13 @@ static int parse_args(int argc, char **argv, struct cfg *cfg)
 	return 0;
 }
 
-static void print_series_row(int k, const struct summary *sm, int n)
+static void print_series_row(int k, const struct summary *sm, int n, const char *methods)
 {
 	printf("  %5d %6.0f %4d %7.0f %7.0f %7.0f %7.0f |", k, sm->pages, n, sm->p10, sm->med, sm->p90, sm->p99);
 	for (int p = 0; p < PH_N; p++)
 		if (p != PH_VERIFY)
 			printf(" %6.0f", sm->phase[p]);
-	printf("\n");
+	printf(" | %s\n", methods);
 }
 
 int main(int argc, char **argv)
@@ -880,7 +914,6 @@ int main(int argc, char **argv)
 	double restart_us, full_us, copy_us = 0, untracked_ns, tracked_ns, cow_ns, tracker_us, lethe_cmp = 0;
 	const char *flavour;
 	size_t full_bytes = 0;
-	const char *rearm = "none";
 	uint64_t t_start = now_ns();
 	struct cfg cfg;
 	char label[96];
@@ -915,8 +948,6 @@ int main(int argc, char **argv)
 		if (err)
 			goto out;
 		series_summarise(&series[i], &sums[i]);
-		if (series[i].rearm[0])
-			rearm = series[i].rearm;
 		if (dirty_ks[i] == CMP_K)
 			lethe_cmp = sums[i].med;
 	}
@@ -929,18 +960,20 @@ int main(int argc, char **argv)
 	series_summarise(&vseries, &vsum);
 	sandbox_down(&rt, &s);
 
-	printf("rearm: %s\n", rearm);
-	json_object_object_add(root, "rearm", json_object_new_string(rearm));
 	printf("\nrewind latency vs dirty heap pages K (%d MB target, %d rewinds per K, verify off; us)\n", TARGET_MB,
 	       cfg.n);
 	printf("  %5s %6s %4s %7s %7s %7s %7s |", "K", "pages", "n", "p10", "median", "p90", "p99");
 	for (int p = 0; p < PH_N; p++)
 		if (p != PH_VERIFY)
 			printf(" %6s", phase_names[p]);
-	printf("   <- phase medians\n");
+	printf("   <- phase medians | re-arm methods that ran\n");
 	for (int i = 0; i < NKS; i++) {
-		print_series_row(dirty_ks[i], &sums[i], series[i].n);
-		json_object_array_add(jks, summary_to_json(&sums[i], dirty_ks[i], series[i].n, series[i].failed));
+		json_object *o = summary_to_json(&sums[i], dirty_ks[i], series[i].n, series[i].failed);
+
+		series_methods_str(&series[i], label, sizeof(label));
+		print_series_row(dirty_ks[i], &sums[i], series[i].n, label);
+		json_object_object_add(o, "rearm_methods", series_methods_json(&series[i]));
+		json_object_array_add(jks, o);
 		if (series[i].failed)
 			printf("        (%d rewinds failed and were replaced)\n", series[i].failed);
 	}
@@ -960,7 +993,7 @@ int main(int argc, char **argv)
 	tracked_ns = NKS && dirty_ks[NKS - 1] == TRACK_K ? sums[NKS - 1].req_ns / TRACK_K : -1;
 	printf("\ntracking cost: %d page writes in the target, timed by the target (median ns per page)\n",
 	       TRACK_K);
-	cow_ns = bench_cow_fault(cfg.n_track < 20 ? cfg.n_track : 20);
+	cow_ns = bench_cow_fault(cfg.quick ? 5 : 20);
 	printf("  with lethe (first write after a rewind) %.0f, without lethe %.0f, difference %.0f\n", tracked_ns,
 	       untracked_ns, tracked_ns - untracked_ns);
 	printf("  for scale: a first write after a plain fork (COW fault, no tracker) %.0f\n", cow_ns);

@@ -393,6 +393,7 @@ static __always_inline void record_fd_write(struct sc *s, int fd, __u32 op)
 	/* pipes, sockets and ttys hold no persistent state in the file system */
 	if ((mode & S_IFMT) != S_IFREG)
 		return;
+	epoch_flag(LETHE_EPOCH_FD_CHANGE);
 	if (op == LETHE_FILE_WRITE) {
 		seen = bpf_map_lookup_elem(&written, &key);
 		if (seen && *seen == ep)
@@ -408,12 +409,19 @@ static __always_inline void flag_gup(void)
 	epoch_flag(LETHE_EPOCH_GUP_WRITE);
 }
 
-static __always_inline void check_direct_read(int fd)
+static __always_inline void check_read(int fd)
 {
 	struct file *f = fd_file(fd);
+	umode_t mode;
 
-	if (f && (BPF_CORE_READ(f, f_flags) & O_DIRECT_))
+	if (!f)
+		return;
+	if (BPF_CORE_READ(f, f_flags) & O_DIRECT_)
 		flag_gup();
+	/* a regular file's offset moved: the fd table differs from the snapshot */
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) == S_IFREG || (mode & S_IFMT) == S_IFDIR)
+		epoch_flag(LETHE_EPOCH_FD_CHANGE);
 }
 
 static __always_inline void record_open(struct sc *s, int dirfd, __u64 path, __u64 flags)
@@ -494,9 +502,50 @@ static __always_inline int handle_sys_exit(struct sc *s)
 	case __NR_preadv:
 	case __NR_preadv2:
 		if (s->ret > 0)
-			check_direct_read(a[0]);
+			check_read(a[0]);
 		return 0;
+	/* calls that create, close or change fds, or move an offset */
+	case __NR_open:
+	case __NR_openat:
+	case __NR_openat2:
+	case __NR_creat:
+	case __NR_close:
+	case __NR_close_range:
+	case __NR_dup:
+	case __NR_dup2:
+	case __NR_dup3:
+	case __NR_fcntl:
+	case __NR_pipe:
+	case __NR_pipe2:
+	case __NR_socket:
+	case __NR_socketpair:
+	case __NR_accept:
+	case __NR_accept4:
+	case __NR_eventfd:
+	case __NR_eventfd2:
+	case __NR_epoll_create:
+	case __NR_epoll_create1:
+	case __NR_signalfd:
+	case __NR_signalfd4:
+	case __NR_timerfd_create:
+	case __NR_memfd_create:
+	case __NR_inotify_init:
+	case __NR_inotify_init1:
+	case __NR_fanotify_init:
+	case __NR_userfaultfd:
+	case __NR_pidfd_open:
+	case __NR_pidfd_getfd:
+	case __NR_perf_event_open:
+	case __NR_bpf:
+	case __NR_lseek:
+	case __NR_getdents64:
+	case __NR_getdents:
+		epoch_flag(LETHE_EPOCH_FD_CHANGE);
+		break;
 	case __NR_io_uring_setup:
+		epoch_flag(LETHE_EPOCH_FD_CHANGE);
+		flag_gup();
+		return 0;
 	case __NR_io_uring_enter:
 	case __NR_io_uring_register:
 	case __NR_vmsplice:

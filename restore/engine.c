@@ -1003,8 +1003,10 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	if (err)
 		goto fail;
 
+	/* the fd table is read only when the tracker saw it change (two /proc walks) */
 	t = now_us();
-	err = restore_fds(s, c, st);
+	if (verify || (st->epoch_flags & (LETHE_EPOCH_FD_CHANGE | LETHE_EPOCH_LOST)))
+		err = restore_fds(s, c, st);
 	st->us_fds = now_us() - t;
 	if (err)
 		goto fail;

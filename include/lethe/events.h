@@ -156,6 +156,7 @@ enum lethe_epoch_flag {
 	LETHE_EPOCH_MM_CHANGE = 1 << 2, /* a layout-changing syscall ran */
 	LETHE_EPOCH_EXEC = 1 << 3,
 	LETHE_EPOCH_FORK = 1 << 4,
+	LETHE_EPOCH_FD_CHANGE = 1 << 5, /* an fd was created/closed/changed or a file offset moved */
 };
 
 /* Value of the members map (key: tgid). */

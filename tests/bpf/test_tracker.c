@@ -564,6 +564,7 @@ out:
 static void subtest_epochs(void)
 {
 	struct fixture f;
+	uint64_t flags = 0;
 	uint32_t e0;
 	size_t old = 0, cur = 0;
 
@@ -573,6 +574,7 @@ static void subtest_epochs(void)
 	ASSERT_EQ(ld_tracker_epoch_close(f.t, NULL), e0 + 1, "epoch_advances");
 	if (!ASSERT_OK(run_child(&f, sc_write_pages), "child"))
 		goto out;
+	ld_tracker_epoch_close(f.t, &flags);
 	for (size_t i = 0; i < f.seen.n; i++) {
 		if (f.seen.ev[i].hdr.tgid != (uint32_t)f.child)
 			continue;
@@ -581,6 +583,16 @@ static void subtest_epochs(void)
 	}
 	ASSERT_EQ(old, 0, "no_old_epoch_records");
 	ASSERT_GE(cur, K_PAGES, "records_in_new_epoch");
+	/* memory writes and pipe I/O only: the fd table did not change */
+	ASSERT_FALSE(flags & LETHE_EPOCH_FD_CHANGE, "no_fd_change");
+	ASSERT_TRUE(flags & LETHE_EPOCH_MM_CHANGE, "mm_change");
+
+	/* the file scenario opens, writes and closes files */
+	ld_tracker_epoch_close(f.t, NULL);
+	if (!ASSERT_OK(run_child(&f, sc_files), "child_files"))
+		goto out;
+	ld_tracker_epoch_close(f.t, &flags);
+	ASSERT_TRUE(flags & LETHE_EPOCH_FD_CHANGE, "fd_change");
 out:
 	fixture_free(&f);
 }

@@ -103,6 +103,14 @@ ask() {
 	read -r -t 10 -u "${RT[0]}" ans || fail "runtime did not answer '$1'"
 }
 
+# the runtime's answer is "ok N PID", maybe followed by more words: check N and PID
+answered() {
+	case "$ans" in
+	"ok $1 $P" | "ok $1 $P "*) ;;
+	*) fail "$2: got '$ans', want 'ok $1 $P'" ;;
+	esac
+}
+
 proc_state() {
 	sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1
 }
@@ -147,7 +155,7 @@ expect 0 "$LETHE" checkpoint --pid "$P" --verify --json --socket "$sock" &&
 : >"$dir/rewinds"
 for i in $(seq 1 20); do
 	ask "canary-daemon-$$-$i"
-	[ "$ans" = "ok 1 $P" ] || fail "request $i: got '$ans', want 'ok 1 $P'"
+	answered 1 "request $i"
 	expect 0 "$LETHE" rewind --pid "$P" --verify --json --socket "$sock" && cat "$dir/out" >>"$dir/rewinds"
 done
 # one interpreter for all 20 answers: each passed verification, counted in order
@@ -160,7 +168,7 @@ for i, r in enumerate(rs, 1):
     assert r["rewind"]["verify"] == "passed" and not r["rewind"]["recycle"], r
 EOF
 ask "after-rewinds"
-[ "$ans" = "ok 1 $P" ] || fail "after 20 rewinds: got '$ans', want 'ok 1 $P'"
+answered 1 "after 20 rewinds"
 expect 0 "$LETHE" rewind --pid "$P" --socket "$sock"
 grep -q "^rewind [0-9]* us: .*verify passed" "$dir/out" || fail "rewind line: $(cat "$dir/out")"
 
@@ -213,7 +221,7 @@ raw $'{"op":"rewind","pid":'"$P"$',"verify":true}\n' noread
 } 2>/dev/null
 expect 0 "$LETHE" status --json --socket "$sock" && json_check "r['ok'] is True and len(r['sandboxes']) == 1"
 ask "after-vanished-clients"
-[ "$ans" = "ok 1 $P" ] || fail "after vanished clients: got '$ans', want 'ok 1 $P'"
+answered 1 "after vanished clients"
 expect 0 "$LETHE" rewind --pid "$P" --verify --json --socket "$sock" && json_check "r['rewind']['verify'] == 'passed'"
 
 # --- a target that dies: the rewind fails with the engine's reason and the sandbox is recycled
@@ -243,13 +251,13 @@ daemon_pid=
 [ -e "$sock" ] && fail "socket left behind after SIGTERM"
 [ "$(tracer_of "$P")" = 0 ] || fail "target still traced after SIGTERM"
 ask "after-sigterm"
-[ "$ans" = "ok 1 $P" ] || fail "after SIGTERM: got '$ans', want 'ok 1 $P'"
+answered 1 "after SIGTERM"
 
 # --- SIGKILL: the twin dies with the daemon (EXITKILL); the target must not stay stopped
 start_daemon
 expect 0 "$LETHE" checkpoint --pid "$P" --socket "$sock"
 ask "before-sigkill"
-[ "$ans" = "ok 2 $P" ] || fail "checkpointed at 1: got '$ans', want 'ok 2 $P'"
+answered 2 "checkpointed at 1"
 expect 0 "$LETHE" rewind --pid "$P" --verify --socket "$sock"
 {
 	kill -KILL "$daemon_pid"
@@ -260,7 +268,7 @@ st=$(proc_state "$P")
 [ "$st" != t ] && [ "$st" != T ] || fail "target left stopped ($st) after the daemon was killed"
 [ "$(tracer_of "$P")" = 0 ] || fail "target still traced after SIGKILL"
 ask "after-sigkill"
-[ "$ans" = "ok 2 $P" ] || fail "after SIGKILL: got '$ans', want 'ok 2 $P'"
+answered 2 "after SIGKILL"
 
 # a stale socket from the killed daemon does not stop the next one
 start_daemon

@@ -700,6 +700,10 @@ static int daemonize(int *ready_fd)
 		_exit(LD_EXIT_FAIL);
 	}
 	close(p[0]);
+	/* keep nothing a caller left open to us (a pipe would never see EOF), but the ready pipe */
+	if (p[1] > 3)
+		close_range(3, p[1] - 1, 0);
+	close_range(p[1] + 1, ~0U, 0);
 	setsid();
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull >= 0) {

@@ -15,13 +15,21 @@ rt_pid=
 sleeper=
 
 cleanup() {
+	# disowned first, so bash prints no "Killed" notice for them
+	disown -a 2>/dev/null
 	{
 		[ -n "$daemon_pid" ] && kill -KILL "$daemon_pid"
 		# the runtime leads its own process group: this also ends the children it forked
 		[ -n "$rt_pid" ] && kill -KILL -- "-$rt_pid"
 		[ -n "$sleeper" ] && kill -KILL "$sleeper"
-		wait
 	} 2>/dev/null
+	for p in $daemon_pid $rt_pid $sleeper; do
+		for _ in $(seq 100); do
+			st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)
+			[ -n "$st" ] && [ "$st" != Z ] || break
+			sleep 0.02
+		done
+	done
 	rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -3,6 +3,9 @@
  * A function runtime for leak tests: after "ready", each request line (a canary)
  * is planted in every persistence class it can reach, then answered "ok N PID".
  * N counts requests since start: after a correct rewind it is always 1.
+ * `fn_runtime --workers W` starts W threads at init; each request is answered by
+ * one of them (chosen from the canary), so threads from the checkpoint must
+ * survive every rewind and keep working: the answer then ends in "wI".
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -76,10 +79,67 @@ static void plant(const char *canary)
 	(void)stack_canary;
 }
 
-int main(void)
-{
-	char line[256];
+struct worker {
+	int req[2], ans[2];
+};
 
+static struct worker workers[16];
+static int nworkers;
+
+/* A worker blocks in read() on its pipe, as it does at the checkpoint. */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char buf[256];
+	ssize_t n;
+
+	while ((n = read(w->req[0], buf, sizeof(buf))) > 0) {
+		int len = snprintf(buf, sizeof(buf), "w%d", (int)(w - workers));
+
+		if (write(w->ans[1], buf, len) != len)
+			break;
+	}
+	return NULL;
+}
+
+static int start_workers(int n)
+{
+	pthread_t th;
+
+	for (int i = 0; i < n && i < 16; i++) {
+		if (pipe(workers[i].req) || pipe(workers[i].ans))
+			return -1;
+		if (pthread_create(&th, NULL, worker_main, &workers[i]))
+			return -1;
+		nworkers++;
+	}
+	return 0;
+}
+
+/* Ask the worker the canary picks; its tag, or "-" without workers. */
+static const char *ask_worker(const char *canary, char *tag, size_t len)
+{
+	unsigned int h = 0;
+	struct worker *w;
+	ssize_t n;
+
+	if (!nworkers)
+		return "-";
+	for (const char *p = canary; *p; p++)
+		h = h * 31 + (unsigned char)*p;
+	w = &workers[h % nworkers];
+	if (write(w->req[1], canary, strlen(canary)) < 0 || (n = read(w->ans[0], tag, len - 1)) <= 0)
+		return "?";
+	tag[n] = 0;
+	return tag;
+}
+
+int main(int argc, char **argv)
+{
+	char line[256], tag[32];
+
+	if (argc > 2 && !strcmp(argv[1], "--workers") && start_workers(atoi(argv[2])))
+		return 1;
 	init_map = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	memset(init_map, 'i', 2 * PG);
 	init_heap = malloc(256);
@@ -90,7 +150,7 @@ int main(void)
 		line[strcspn(line, "\n")] = 0;
 		counter++;
 		plant(line);
-		printf("ok %d %d\n", counter, (int)getpid());
+		printf("ok %d %d %s\n", counter, (int)getpid(), ask_worker(line, tag, sizeof(tag)));
 	}
 	return 0;
 }

@@ -3,8 +3,11 @@
  * Leak test of the rewind engine on a real process: each request plants a fresh
  * canary everywhere (fn_runtime); after the rewind no byte of it may remain in
  * any readable memory of the sandbox, --verify must pass, no task may remain.
- * usage: rewind_leak ROUNDS RUNTIME [ARGS...]
+ * usage: rewind_leak [--soak] ROUNDS RUNTIME [ARGS...]
+ * --soak also checks that memory (PSS of target + twin), fds and zombies stay
+ * flat between the first tenth of the rounds and the end.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -105,9 +108,73 @@ static int count_children(pid_t pid)
 	return n;
 }
 
+/* Proportional set size in KiB (shared pages split between sharers). */
+static long pss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Pss: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	while (dir && (d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+/* Zombies anywhere on the machine whose parent is pid or us. */
+static int count_zombies(pid_t pid)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+	int n = 0;
+
+	while (dir && (d = readdir(dir))) {
+		char path[300], buf[512], st = 0, *p;
+		int ppid = 0;
+		FILE *f;
+
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+			sscanf(p + 2, "%c %d", &st, &ppid);
+		fclose(f);
+		n += st == 'Z' && (ppid == pid || ppid == getpid());
+	}
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
 int main(int argc, char **argv)
 {
-	int in[2], out[2], rounds = argc > 1 ? atoi(argv[1]) : 20;
+	int in[2], out[2], rounds;
+	bool soak = argc > 1 && !strcmp(argv[1], "--soak");
+	long pss0 = 0;
+	int fds0 = 0;
 	struct lethe_opts opts = { .verify_always = true };
 	struct lethe_sandbox *s = NULL;
 	char line[256], canary[64];
@@ -115,10 +182,15 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int err, threads0;
 
+	if (soak) {
+		argv++;
+		argc--;
+	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s ROUNDS RUNTIME [ARGS...]\n", argv[0]);
+		fprintf(stderr, "usage: %s [--soak] ROUNDS RUNTIME [ARGS...]\n", argv[0]);
 		return 2;
 	}
+	rounds = atoi(argv[1]);
 	setvbuf(stdout, NULL, _IONBF, 0);
 	alarm(120); /* a hung runtime must fail the test, not stall the suite */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -151,6 +223,7 @@ int main(int argc, char **argv)
 	srand(time(NULL) ^ getpid());
 	for (int k = 0; k < rounds; k++) {
 		struct lethe_rewind_stats st;
+		char tag[32] = "";
 		int n = 0, rpid = 0;
 
 		snprintf(canary, sizeof(canary), "CANARY-%d-%08x%08x", k, rand(), rand());
@@ -162,8 +235,8 @@ int main(int argc, char **argv)
 			CHECK(0, "round %d: no response (runtime status 0x%x)", k, status);
 			break;
 		}
-		CHECK(sscanf(line, "ok %d %d", &n, &rpid) == 2 && n == 1 && rpid == pid,
-		      "round %d: response '%s' (counter must be rewound to 1)", k, line);
+		CHECK(sscanf(line, "ok %d %d %31s", &n, &rpid, tag) >= 2 && n == 1 && rpid == pid && tag[0] != '?',
+		      "round %d: response '%s' (counter must be rewound to 1, workers must answer)", k, line);
 		CHECK(scan_memory(pid, canary) > 0, "round %d: canary not planted (test is blind)", k);
 		err = lethe_rewind(s, true, &st);
 		CHECK(err == 0, "round %d: rewind: %s (%s)", k, strerror(-err), lethe_reason_str(st.reason));
@@ -184,6 +257,20 @@ int main(int argc, char **argv)
 			       (unsigned long long)st.mappings_undone, st.rearm);
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
+		if (soak && k == rounds / 10) {
+			pss0 = pss_kb(pid) + pss_kb(lethe_sandbox_twin(s));
+			fds0 = count_fds(pid);
+		}
+		if (soak && k == rounds - 1) {
+			long pss = pss_kb(pid) + pss_kb(lethe_sandbox_twin(s));
+
+			printf("soak: pss target+twin %ld kB at round %d, %ld kB at round %d; fds %d -> %d\n", pss0,
+			       rounds / 10, pss, k, fds0, count_fds(pid));
+			/* flat: within 10% (+1 MiB for allocator noise) */
+			CHECK(pss <= pss0 + pss0 / 10 + 1024, "soak: PSS grew from %ld to %ld kB", pss0, pss);
+			CHECK(count_fds(pid) == fds0, "soak: fds %d -> %d", fds0, count_fds(pid));
+			CHECK(count_zombies(pid) == 0, "soak: %d zombies", count_zombies(pid));
+		}
 	}
 	err = lethe_release(s);
 	CHECK(err == 0, "release: %s", strerror(-err));

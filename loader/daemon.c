@@ -743,6 +743,9 @@ static int setup(struct daemon *d)
 	ev.data.ptr = &d->lfd;
 	if (epoll_ctl(d->ep, EPOLL_CTL_ADD, d->lfd, &ev))
 		return -errno;
+	/* load the tracker now, so no checkpoint pays for it (~140 ms here) */
+	if (lethe_init())
+		pr_warn("cannot load the BPF tracker yet: the first checkpoint will retry");
 	return 0;
 }
 

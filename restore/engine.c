@@ -74,8 +74,10 @@ struct lethe_sandbox {
 	struct rs_maps maps;
 	uint64_t brk;
 	struct rs_fdtable fds;
-	struct ld_tracker *tracker;
+	struct ld_tracker *tracker; /* the process-wide one, shared by every sandbox */
 	struct ld_trace trace;
+	uint64_t pending_flags; /* epoch flags seen since this sandbox last took them */
+	struct lethe_sandbox *next;
 	unsigned long syscall_ip;
 	void *buf; /* bounce buffer for the copy */
 	bool recycle;
@@ -132,9 +134,73 @@ static uint64_t now_us(void)
 	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
 }
 
-static int on_record(void *ctx, const struct lethe_ev_hdr *h, size_t size)
+/*
+ * One tracker for the whole process: loading and attaching it costs ~140 ms
+ * here (bench/README.md), far more than a checkpoint, so it is loaded once and
+ * shared. Records go to the sandbox that owns their tgid: its root, or a task
+ * the root created in this epoch (those never outlive a rewind).
+ */
+static struct {
+	struct ld_tracker *t;
+	struct lethe_sandbox *head;
+} shared;
+
+static bool sandbox_owns(const struct lethe_sandbox *s, pid_t tgid)
 {
-	return ld_trace_add(ctx, h, size);
+	if (tgid == s->pid)
+		return true;
+	for (size_t i = 0; i < s->trace.ntasks; i++)
+		if (s->trace.tasks[i].tgid == tgid)
+			return true;
+	return false;
+}
+
+static int route_record(void *ctx, const struct lethe_ev_hdr *h, size_t size)
+{
+	for (struct lethe_sandbox *s = shared.head; s; s = s->next)
+		if (sandbox_owns(s, h->tgid))
+			return ld_trace_add(&s->trace, h, size);
+	return 0;
+}
+
+int lethe_init(void)
+{
+	if (shared.t)
+		return 0;
+	return ld_tracker_new(NULL, route_record, NULL, &shared.t);
+}
+
+static void sandbox_link(struct lethe_sandbox *s)
+{
+	s->next = shared.head;
+	shared.head = s;
+}
+
+static void sandbox_unlink(struct lethe_sandbox *s)
+{
+	for (struct lethe_sandbox **pp = &shared.head; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			return;
+		}
+	}
+}
+
+/*
+ * Close the shared epoch. Its flags are global, so every sandbox gets them
+ * (at worst one verifies more than it needed); *flags takes this one's.
+ */
+static int epoch_close(struct lethe_sandbox *s, uint64_t *flags)
+{
+	uint64_t f = 0;
+	int err = ld_tracker_epoch_close(s->tracker, &f);
+
+	for (struct lethe_sandbox *x = shared.head; x; x = x->next)
+		x->pending_flags |= f;
+	if (flags)
+		*flags = s->pending_flags;
+	s->pending_flags = 0;
+	return err;
 }
 
 static pid_t parent_of(pid_t pid)
@@ -233,7 +299,7 @@ static int twin_fork_clean(struct lethe_sandbox *s, struct inj_ctl *c, pid_t *tw
 	err = twin_fork(s, c, twin_out, ours);
 	if (err)
 		return err;
-	err = ld_tracker_epoch_close(s->tracker, NULL);
+	err = epoch_close(s, NULL);
 	return err < 0 ? err : 0;
 }
 
@@ -296,7 +362,10 @@ static void sandbox_free(struct lethe_sandbox *s)
 	rs_fdtable_free(&s->fds);
 	if (s->uffd_on)
 		rs_uffd_free(&s->uffd);
-	ld_tracker_free(s->tracker);
+	if (s->tracker) {
+		ld_tracker_member_del(s->tracker, s->pid);
+		sandbox_unlink(s);
+	}
 	ld_trace_free(&s->trace);
 	rs_proc_free(&s->proc);
 	free(s->buf);
@@ -324,9 +393,11 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 	err = s->buf ? ld_trace_init(&s->trace) : -ENOMEM;
 	if (err)
 		goto fail;
-	err = ld_tracker_new(NULL, on_record, &s->trace, &s->tracker);
+	err = lethe_init();
 	if (err)
 		goto fail;
+	s->tracker = shared.t;
+	sandbox_link(s);
 	err = ld_tracker_member_add(s->tracker, pid, pid);
 	if (err)
 		goto fail;
@@ -696,7 +767,8 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 			continue;
 		pages[n++] = (struct rs_page){ .addr = s->trace.dirty[i].addr, .size = s->trace.dirty[i].size };
 	}
-	memcpy(pages + n, extra, nextra * sizeof(*pages));
+	if (nextra)
+		memcpy(pages + n, extra, nextra * sizeof(*pages));
 	n += nextra;
 	for (size_t i = 0; !from && i < s->nthreads; i++)
 		if (s->threads[i].rseq)
@@ -967,7 +1039,7 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 
 	/* drain while everything is stopped: the kernel writes rseq/TLS on resume */
 	t = now_us();
-	err = ld_tracker_epoch_close(s->tracker, &st->epoch_flags);
+	err = epoch_close(s, &st->epoch_flags);
 	st->us_drain = now_us() - t;
 	if (err < 0)
 		goto fail;
@@ -1078,7 +1150,7 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 			err = ld_tracker_drain(s->tracker);
 			ld_trace_reset(&s->trace);
 			if (err >= 0)
-				err = ld_tracker_epoch_close(s->tracker, NULL);
+				err = epoch_close(s, NULL);
 			err = err < 0 ? err : 0;
 		}
 		if (err) {

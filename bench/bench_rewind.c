@@ -1008,7 +1008,7 @@ int main(int argc, char **argv)
 	/* 4. checkpoint vs RSS */
 	json_object_object_add(root, "checkpoint_vs_rss", bench_checkpoint(&cfg));
 	tracker_us = bench_tracker_load(CKPT_REPS, &flavour);
-	printf("  for scale: loading + attaching the BPF tracker alone (%s), which every checkpoint does: %.2f ms\n",
+	printf("  for scale: loading + attaching the BPF tracker (%s), done once per process by lethe_init(): %.2f ms\n",
 	       flavour, ms(tracker_us));
 	json_object_object_add(root, "tracker_load_us_median", json_object_new_double(tracker_us));
 	json_object_object_add(root, "tracker_flavour", json_object_new_string(flavour));

@@ -20,6 +20,7 @@
 
 struct serve_opts {
 	bool verify;
+	enum lethe_rearm rearm;
 	const char *report;
 	int ready_timeout_ms;
 	int response_timeout_ms;
@@ -37,6 +38,7 @@ static void serve_usage(FILE *out)
 		     "options:\n"
 		     "  --verify          prove every rewind byte-exact against the snapshot\n"
 		     "  --report FILE     append one JSON line per request (what the rewind did)\n"
+		     "  --rearm METHOD    auto (default: uffd-wp where the kernel has it), uffd, retwin\n"
 		     "  --timeout MS      how long to wait for readiness and for each response\n"
 		     "                    (default 10000)\n"
 		     "  -h, --help        show this help\n\n"
@@ -51,6 +53,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 	static const struct option opts[] = {
 		{ "verify", no_argument, NULL, 'V' },	       { "report", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+		{ "rearm", required_argument, NULL, 'R' },
 		{},
 	};
 	char *end;
@@ -70,6 +73,19 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 			o->ready_timeout_ms = o->response_timeout_ms = strtol(optarg, &end, 10);
 			if (*end || o->ready_timeout_ms <= 0) {
 				fprintf(stderr, "%s serve: invalid timeout '%s'\n", ld_prog, optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'R':
+			if (!strcmp(optarg, "auto")) {
+				o->rearm = LETHE_REARM_AUTO;
+			} else if (!strcmp(optarg, "uffd")) {
+				o->rearm = LETHE_REARM_UFFD;
+			} else if (!strcmp(optarg, "retwin")) {
+				o->rearm = LETHE_REARM_RETWIN;
+			} else {
+				fprintf(stderr, "%s serve: unknown re-arm method '%s' (auto, uffd, retwin)\n", ld_prog,
+					optarg);
 				return -EINVAL;
 			}
 			break;
@@ -252,6 +268,7 @@ int cmd_serve(int argc, char **argv)
 			err == -EPIPE ? "it exited" : strerror(-err));
 		goto out;
 	}
+	lopts.rearm = o.rearm;
 	err = lethe_checkpoint(c.pid, &lopts, &s);
 	if (err) {
 		fprintf(stderr, "%s serve: cannot checkpoint pid %d: %s\n", ld_prog, c.pid, strerror(-err));

@@ -31,6 +31,19 @@ PY
 check_runtime c 50 "$B/demo/fn_runtime"
 check_runtime python 20 python3 -u tests/demo/fn_runtime.py
 
+# each re-arm method can be forced, and the report says which one ran
+for m in retwin uffd; do
+	seq 10 | "$LETHE" serve --verify --rearm $m --report "$dir/$m.jsonl" -- "$B/demo/fn_runtime" >"$dir/$m.out" ||
+		fail "rearm $m: exit $?"
+	[ "$(cut -d' ' -f1,2 "$dir/$m.out" | sort -u)" = "ok 1" ] || fail "rearm $m: answers not rewound"
+	python3 - "$dir/$m.jsonl" $m <<'PY' || fail "rearm $m: report"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+want = {"retwin": {"retwin"}, "uffd": {"uffd-wp", "uffd-wp+retwin"}}[sys.argv[2]]
+assert len(lines) == 10 and all(r["rearm"] in want and r["verify"] == "passed" for r in lines), lines
+PY
+done
+
 expect() {
 	local want=$1 what=$2; shift 2
 	"$@" >"$dir/x.out" 2>"$dir/x.err"
@@ -39,6 +52,7 @@ expect() {
 	[ "$want" -eq 0 ] || [ -s "$dir/x.err" ] || fail "$what: no error message"
 }
 expect 2 "no command" "$LETHE" serve
+expect 2 "bad rearm" "$LETHE" serve --rearm sometimes -- "$B/demo/fn_runtime"
 expect 8 "missing program" "$LETHE" serve -- /nonexistent/runtime </dev/null
 expect 1 "never ready" "$LETHE" serve --timeout 300 -- sleep 5 </dev/null
 expect 1 "dies mid-request" sh -c "echo req | \"$LETHE\" serve -- sh -c 'echo ready; read x; exit 3'"

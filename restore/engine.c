@@ -70,6 +70,7 @@ struct lethe_sandbox {
 	struct lethe_opts opts;
 	struct rs_proc proc;
 	struct snap_thread *threads;
+	pid_t *tids; /* the checkpoint's threads, as rs_proc_seize_stop_tids wants them */
 	size_t nthreads;
 	struct rs_maps maps;
 	uint64_t brk;
@@ -85,6 +86,7 @@ struct lethe_sandbox {
 	bool uffd_on;
 	uint64_t snap_pages; /* writable private pages of the snapshot */
 	uint64_t dup_pages; /* pages restored since the twin was forked: memory it duplicates */
+	bool layout_changed; /* this epoch: mappings may have lost their uffd registration */
 };
 
 /*
@@ -323,14 +325,15 @@ static void twin_kill(struct lethe_sandbox *s, pid_t twin, bool ours, struct inj
 static int snapshot_threads(struct lethe_sandbox *s)
 {
 	s->threads = calloc(s->proc.n, sizeof(*s->threads));
-	if (!s->threads)
+	s->tids = calloc(s->proc.n, sizeof(*s->tids));
+	if (!s->threads || !s->tids)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->proc.n; i++) {
 		int err;
 
 		struct rseq_conf rc = {};
 
-		s->threads[i].tid = s->proc.tids[i];
+		s->threads[i].tid = s->tids[i] = s->proc.tids[i];
 		if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, s->proc.tids[i], sizeof(rc), &rc) == sizeof(rc) &&
 		    rc.rseq_abi_size >= RSEQ_KERNEL_HI_END)
 			s->threads[i].rseq = rc.rseq_abi_pointer;
@@ -358,6 +361,7 @@ static void sandbox_free(struct lethe_sandbox *s)
 	for (size_t i = 0; i < s->nthreads; i++)
 		rs_regs_free(&s->threads[i].regs);
 	free(s->threads);
+	free(s->tids);
 	rs_maps_free(&s->maps);
 	rs_fdtable_free(&s->fds);
 	if (s->uffd_on)
@@ -488,6 +492,15 @@ fail:
 	return err;
 }
 
+/* Whether the tracker saw the target create a thread in this epoch. */
+static bool has_new_threads(const struct lethe_sandbox *s)
+{
+	for (size_t i = 0; i < s->trace.ntasks; i++)
+		if (s->trace.tasks[i].thread && s->trace.tasks[i].tgid == s->pid)
+			return true;
+	return false;
+}
+
 /* Kill processes created since the checkpoint; make the target reap its own. */
 static int remove_new_tasks(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_rewind_stats *st)
 {
@@ -532,7 +545,9 @@ static int remove_new_tasks(struct lethe_sandbox *s, struct inj_ctl *c, struct l
 static int end_new_threads(struct lethe_sandbox *s, struct lethe_rewind_stats *st)
 {
 	for (size_t i = 0; i < s->nthreads; i++) {
-		if (rs_proc_find(&s->proc, s->threads[i].tid) < 0 || !rs_thread_is_stopped(s->threads[i].tid)) {
+		int idx = rs_proc_find(&s->proc, s->threads[i].tid);
+
+		if (idx < 0 || !s->proc.stopped[idx]) {
 			pr_err("thread %d of %d died since the checkpoint", s->threads[i].tid, s->pid);
 			st->reason = LETHE_REASON_THREAD_DIED;
 			return -ENOTRECOVERABLE;
@@ -776,7 +791,8 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 	err = from ? 0 : add_discarded(s, &pages, &n);
 	/* the kernel's own record of written pages: exact, GUP writes included */
 	if (!err && !from && s->uffd_on) {
-		long w = rs_uffd_written(&s->uffd, &s->maps, &pages, &n);
+		long w = s->layout_changed ? rs_uffd_written(&s->uffd, &s->maps, &pages, &n)
+					   : rs_uffd_written_span(&s->uffd, &s->maps, &pages, &n);
 
 		err = w < 0 ? (int)w : 0;
 	}
@@ -1026,11 +1042,11 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	/*
 	 * Between requests the target runs untraced, so its signals and stops behave
 	 * as without lethe and nothing has to service it; only the twin stays traced.
+	 * Stop exactly the checkpoint's threads first: listing /proc/PID/task is only
+	 * needed when the tracker saw a thread created (or lost records).
 	 */
 	t = now_us();
-	err = rs_proc_seize(s->pid, PTRACE_O_TRACESYSGOOD, &s->proc);
-	if (!err)
-		err = rs_proc_stop(&s->proc);
+	err = rs_proc_seize_stop_tids(s->pid, s->tids, s->nthreads, PTRACE_O_TRACESYSGOOD, &s->proc);
 	st->us_stop = now_us() - t;
 	if (err) {
 		st->reason = kill(s->pid, 0) ? LETHE_REASON_TARGET_DIED : LETHE_REASON_THREAD_DIED;
@@ -1043,6 +1059,16 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	st->us_drain = now_us() - t;
 	if (err < 0)
 		goto fail;
+	if (has_new_threads(s) || (st->epoch_flags & LETHE_EPOCH_LOST)) {
+		t = now_us();
+		err = rs_proc_stop(&s->proc);
+		st->us_stop += now_us() - t;
+		if (err) {
+			st->reason = LETHE_REASON_THREAD_DIED;
+			goto fail;
+		}
+	}
+	s->layout_changed = verify || (st->epoch_flags & (LETHE_EPOCH_MM_CHANGE | LETHE_EPOCH_LOST));
 	/* with uffd-wp, GUP writes are in the kernel's written set; without, compare all */
 	st->full_compare = (st->epoch_flags & LETHE_EPOCH_LOST) ||
 			   (!s->uffd_on && (st->epoch_flags & LETHE_EPOCH_GUP_WRITE));
@@ -1144,7 +1170,7 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 		st->rearm = "uffd-wp";
 	}
 	if (s->uffd_on) {
-		err = rs_uffd_rearm(&s->uffd, &s->maps);
+		err = s->layout_changed ? rs_uffd_rearm(&s->uffd, &s->maps) : rs_uffd_rearm_span(&s->uffd, &s->maps);
 		if (!err && st->rearm[0] == 'u' && !strcmp(st->rearm, "uffd-wp")) {
 			/* what our own injections recorded is not the next request's */
 			err = ld_tracker_drain(s->tracker);

@@ -112,7 +112,8 @@ void rs_uffd_free(struct rs_uffd *u)
 	u->uffd = u->pagemap = -1;
 }
 
-static long scan(struct rs_uffd *u, uint64_t start, uint64_t end, bool wp, struct rs_page **pages, size_t *n)
+static long scan(struct rs_uffd *u, uint64_t start, uint64_t end, bool wp, bool check, struct rs_page **pages,
+		 size_t *n)
 {
 	struct page_region vec[SCAN_VEC];
 	long found = 0;
@@ -120,12 +121,13 @@ static long scan(struct rs_uffd *u, uint64_t start, uint64_t end, bool wp, struc
 	while (start < end) {
 		struct pm_scan_arg arg = {
 			.size = sizeof(arg),
-			.flags = wp ? PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC : 0,
+			.flags = (wp ? PM_SCAN_WP_MATCHING : 0) | (check ? PM_SCAN_CHECK_WPASYNC : 0),
 			.start = start,
 			.end = end,
 			.vec = pages ? (uint64_t)(uintptr_t)vec : 0,
 			.vec_len = pages ? SCAN_VEC : 0,
-			.category_mask = PAGE_IS_WRITTEN,
+			/* WPALLOWED: pages of unregistered mappings count as written */
+			.category_mask = PAGE_IS_WRITTEN | PAGE_IS_WPALLOWED,
 			.return_mask = PAGE_IS_WRITTEN,
 		};
 		long r = ioctl(u->pagemap, PAGEMAP_SCAN, &arg);
@@ -159,7 +161,7 @@ long rs_uffd_written(struct rs_uffd *u, const struct rs_maps *maps, struct rs_pa
 
 		if (!is_tracked(&maps->v[i]))
 			continue;
-		r = scan(u, maps->v[i].start, maps->v[i].end, false, pages, n);
+		r = scan(u, maps->v[i].start, maps->v[i].end, false, false, pages, n);
 		if (r < 0)
 			return r;
 		total += r;
@@ -174,9 +176,43 @@ int rs_uffd_rearm(struct rs_uffd *u, const struct rs_maps *maps)
 
 		if (!is_tracked(&maps->v[i]))
 			continue;
-		r = scan(u, maps->v[i].start, maps->v[i].end, true, NULL, NULL);
+		r = scan(u, maps->v[i].start, maps->v[i].end, true, true, NULL, NULL);
 		if (r < 0)
 			return (int)r;
 	}
 	return 0;
+}
+
+/* [lo, hi) spanning every tracked mapping of maps. */
+static void tracked_span(const struct rs_maps *maps, uint64_t *lo, uint64_t *hi)
+{
+	*lo = UINT64_MAX;
+	*hi = 0;
+	for (size_t i = 0; i < maps->n; i++) {
+		if (!is_tracked(&maps->v[i]))
+			continue;
+		if (maps->v[i].start < *lo)
+			*lo = maps->v[i].start;
+		if (maps->v[i].end > *hi)
+			*hi = maps->v[i].end;
+	}
+}
+
+long rs_uffd_written_span(struct rs_uffd *u, const struct rs_maps *maps, struct rs_page **pages, size_t *n)
+{
+	uint64_t lo, hi;
+
+	tracked_span(maps, &lo, &hi);
+	return lo < hi ? scan(u, lo, hi, false, false, pages, n) : 0;
+}
+
+int rs_uffd_rearm_span(struct rs_uffd *u, const struct rs_maps *maps)
+{
+	uint64_t lo, hi;
+	long r;
+
+	tracked_span(maps, &lo, &hi);
+	/* unregistered mappings in between are skipped, not refused */
+	r = lo < hi ? scan(u, lo, hi, true, false, NULL, NULL) : 0;
+	return r < 0 ? (int)r : 0;
 }

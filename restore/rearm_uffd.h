@@ -41,4 +41,13 @@ long rs_uffd_written(struct rs_uffd *u, const struct rs_maps *maps, struct rs_pa
 /* Write-protect again every written page of maps' writable private mappings. */
 int rs_uffd_rearm(struct rs_uffd *u, const struct rs_maps *maps);
 
+/*
+ * The same two operations in one PAGEMAP_SCAN over the span of all tracked
+ * mappings instead of one per mapping. They skip mappings that lost their
+ * registration instead of failing, so use them only when the layout did not
+ * change in the epoch (nothing could have lost it).
+ */
+long rs_uffd_written_span(struct rs_uffd *u, const struct rs_maps *maps, struct rs_page **pages, size_t *n);
+int rs_uffd_rearm_span(struct rs_uffd *u, const struct rs_maps *maps);
+
 #endif /* LETHE_RS_REARM_UFFD_H */

@@ -224,7 +224,9 @@ static int wait_stopped(struct rs_proc *p, size_t i)
 	int status;
 
 	for (;;) {
-		pid_t r = waitpid(tid, &status, __WALL | (tid == p->pid ? WNOHANG : 0));
+		/* alone in its process, a leader is reported at once even when it dies */
+		bool poll = tid == p->pid && p->n > 1;
+		pid_t r = waitpid(tid, &status, __WALL | (poll ? WNOHANG : 0));
 
 		if (r == 0) {
 			/*
@@ -265,36 +267,47 @@ static int wait_stopped(struct rs_proc *p, size_t i)
 	return 0;
 }
 
+/* Interrupt and wait for every held thread from index done on. */
+static int stop_held(struct rs_proc *p, size_t done)
+{
+	int ret;
+
+	for (size_t i = done; i < p->n; i++) {
+		if (p->stopped[i])
+			continue;
+		if (ptrace(PTRACE_INTERRUPT, p->tids[i], NULL, NULL) < 0) {
+			ret = -errno;
+			pr_err("cannot interrupt thread %d of %d: %s", p->tids[i], p->pid, strerror(-ret));
+			return ret;
+		}
+	}
+	/* the leader last: a dead thread elsewhere is then seen before it */
+	for (size_t i = done; i < p->n; i++) {
+		if (p->stopped[i] || p->tids[i] == p->pid)
+			continue;
+		ret = wait_stopped(p, i);
+		if (ret < 0)
+			return ret;
+	}
+	for (size_t i = done; i < p->n; i++) {
+		if (p->stopped[i] || p->tids[i] != p->pid)
+			continue;
+		ret = wait_stopped(p, i);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int rs_proc_stop(struct rs_proc *p)
 {
 	size_t done = 0;
 	int ret;
 
 	for (int pass = 0; pass < SEIZE_MAX_PASSES; pass++) {
-		for (size_t i = done; i < p->n; i++) {
-			if (p->stopped[i])
-				continue;
-			if (ptrace(PTRACE_INTERRUPT, p->tids[i], NULL, NULL) < 0) {
-				ret = -errno;
-				pr_err("cannot interrupt thread %d of %d: %s", p->tids[i], p->pid, strerror(-ret));
-				return ret;
-			}
-		}
-		/* the leader last: a dead thread elsewhere is then seen before it */
-		for (size_t i = done; i < p->n; i++) {
-			if (p->stopped[i] || p->tids[i] == p->pid)
-				continue;
-			ret = wait_stopped(p, i);
-			if (ret < 0)
-				return ret;
-		}
-		for (size_t i = done; i < p->n; i++) {
-			if (p->stopped[i] || p->tids[i] != p->pid)
-				continue;
-			ret = wait_stopped(p, i);
-			if (ret < 0)
-				return ret;
-		}
+		ret = stop_held(p, done);
+		if (ret < 0)
+			return ret;
 		done = p->n;
 		ret = seize_new(p);
 		if (ret < 0)
@@ -304,6 +317,31 @@ int rs_proc_stop(struct rs_proc *p)
 	}
 	pr_err("threads of %d kept appearing while stopping", p->pid);
 	return -EAGAIN;
+}
+
+int rs_proc_seize_stop_tids(pid_t pid, const pid_t *tids, size_t n, unsigned long options, struct rs_proc *out)
+{
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->pid = pid;
+	out->options = options;
+	for (size_t i = 0; i < n && ret >= 0; i++) {
+		ret = proc_add(out, tids[i]);
+		if (ret == 0) {
+			pr_err("thread %d of %d is gone", tids[i], pid);
+			ret = -ESRCH;
+		}
+	}
+	if (ret >= 0)
+		ret = stop_held(out, 0);
+	if (ret < 0) {
+		for (size_t i = 0; i < out->n; i++)
+			ptrace(PTRACE_DETACH, out->tids[i], NULL, NULL);
+		rs_proc_free(out);
+		return ret;
+	}
+	return 0;
 }
 
 /* tgkill every held-back signal of thread i; returns the ones it does not block. */

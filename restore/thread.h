@@ -43,6 +43,13 @@ int rs_proc_seize(pid_t pid, unsigned long options, struct rs_proc *out);
 int rs_proc_stop(struct rs_proc *p);
 
 /*
+ * Seize and stop exactly the threads tids of pid, without listing /proc/PID/task:
+ * for a caller that knows from elsewhere (the tracker) that no other thread
+ * exists. A listed thread that is gone is -ESRCH. On error nothing stays seized.
+ */
+int rs_proc_seize_stop_tids(pid_t pid, const pid_t *tids, size_t n, unsigned long options, struct rs_proc *out);
+
+/*
  * PTRACE_CONT every stopped thread. Held-back signals are re-sent with tgkill() (their
  * siginfo becomes SI_TKILL from the tracer) and, unless the thread blocks them, handed
  * over at the signal-delivery stop they cause, so the thread runs its handler now.

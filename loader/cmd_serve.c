@@ -38,7 +38,8 @@ static void serve_usage(FILE *out)
 		     "options:\n"
 		     "  --verify          prove every rewind byte-exact against the snapshot\n"
 		     "  --report FILE     append one JSON line per request (what the rewind did)\n"
-		     "  --rearm METHOD    auto (default: uffd-wp where the kernel has it), uffd, retwin\n"
+		     "  --rearm METHOD    auto (default: uffd-wp where the kernel has it), uffd, retwin,\n"
+		     "                    or ever (no re-arm: restore every page ever dirtied)\n"
 		     "  --timeout MS      how long to wait for readiness and for each response\n"
 		     "                    (default 10000)\n"
 		     "  -h, --help        show this help\n\n"
@@ -83,8 +84,10 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 				o->rearm = LETHE_REARM_UFFD;
 			} else if (!strcmp(optarg, "retwin")) {
 				o->rearm = LETHE_REARM_RETWIN;
+			} else if (!strcmp(optarg, "ever")) {
+				o->rearm = LETHE_REARM_EVER;
 			} else {
-				fprintf(stderr, "%s serve: unknown re-arm method '%s' (auto, uffd, retwin)\n", ld_prog,
+				fprintf(stderr, "%s serve: unknown re-arm method '%s' (auto, uffd, retwin, ever)\n", ld_prog,
 					optarg);
 				return -EINVAL;
 			}

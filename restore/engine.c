@@ -87,6 +87,8 @@ struct lethe_sandbox {
 	uint64_t snap_pages; /* writable private pages of the snapshot */
 	uint64_t dup_pages; /* pages restored since the twin was forked: memory it duplicates */
 	bool layout_changed; /* this epoch: mappings may have lost their uffd registration */
+	struct rs_range *ever; /* LETHE_REARM_EVER: every range restored since checkpoint */
+	size_t never;
 };
 
 /*
@@ -124,6 +126,8 @@ const char *lethe_rearm_str(enum lethe_rearm r)
 		return "retwin";
 	case LETHE_REARM_UFFD:
 		return "uffd-wp";
+	case LETHE_REARM_EVER:
+		return "ever-dirtied";
 	}
 	return "unknown";
 }
@@ -362,6 +366,7 @@ static void sandbox_free(struct lethe_sandbox *s)
 		rs_regs_free(&s->threads[i].regs);
 	free(s->threads);
 	free(s->tids);
+	free(s->ever);
 	rs_maps_free(&s->maps);
 	rs_fdtable_free(&s->fds);
 	if (s->uffd_on)
@@ -452,7 +457,7 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 	for (size_t i = 0; i < s->maps.n; i++)
 		if (rs_vma_is_private_writable(&s->maps.v[i], NULL))
 			s->snap_pages += (s->maps.v[i].end - s->maps.v[i].start) / PG;
-	if (s->opts.rearm != LETHE_REARM_RETWIN) {
+	if (s->opts.rearm == LETHE_REARM_AUTO || s->opts.rearm == LETHE_REARM_UFFD) {
 		err = rs_uffd_setup(pid, c, &s->maps, &s->uffd);
 		s->uffd_on = !err;
 		if (err && s->opts.rearm == LETHE_REARM_UFFD) {
@@ -774,6 +779,21 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 	int err;
 
 	pages = malloc((s->trace.ndirty + nextra + s->nthreads + 1) * sizeof(*pages));
+	/* without re-arm, a page written once stays writable: restore it every time */
+	for (size_t i = 0; pages && !from && i < s->never; i++) {
+		struct rs_page *np;
+		size_t keep = n;
+
+		np = realloc(pages, (s->trace.ndirty + nextra + s->nthreads + 1 + keep + s->ever[i].len / PG) *
+					    sizeof(*pages));
+		if (!np) {
+			free(pages);
+			return -ENOMEM;
+		}
+		pages = np;
+		for (uint64_t a = s->ever[i].start; a < s->ever[i].start + s->ever[i].len; a += PG)
+			pages[n++] = (struct rs_page){ .addr = a, .size = PG };
+	}
 	if (!pages)
 		return -ENOMEM;
 	for (size_t i = from; i < s->trace.ndirty; i++) {
@@ -810,6 +830,17 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 	if (err < 0)
 		return err;
 	st->pages_restored += rs_ranges_bytes(clipped, nc) / PG;
+	if (s->opts.rearm == LETHE_REARM_EVER && !from) {
+		/* clipped already holds the old set and this epoch's pages */
+		struct rs_range *keep = malloc((nc ? nc : 1) * sizeof(*keep));
+
+		if (keep) {
+			memcpy(keep, clipped, nc * sizeof(*keep));
+			free(s->ever);
+			s->ever = keep;
+			s->never = nc;
+		}
+	}
 	for (size_t i = 0; i < nc; i++)
 		pr_debug("restore 0x%llx +%llu from twin %d", (unsigned long long)clipped[i].start,
 			 (unsigned long long)clipped[i].len, s->twin);
@@ -1155,7 +1186,9 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	 */
 	t = now_us();
 	s->dup_pages += st->pages_restored;
-	if (!s->uffd_on || s->dup_pages * RETWIN_DUP_FRACTION > s->snap_pages) {
+	if (s->opts.rearm == LETHE_REARM_EVER) {
+		st->rearm = "ever-dirtied";
+	} else if (!s->uffd_on || s->dup_pages * RETWIN_DUP_FRACTION > s->snap_pages) {
 		err = twin_fork_clean(s, c, &new_twin, &new_ours);
 		if (err) {
 			st->reason = LETHE_REASON_INJECT_FAILED;
@@ -1169,9 +1202,11 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	} else {
 		st->rearm = "uffd-wp";
 	}
-	if (s->uffd_on) {
-		err = s->layout_changed ? rs_uffd_rearm(&s->uffd, &s->maps) : rs_uffd_rearm_span(&s->uffd, &s->maps);
-		if (!err && st->rearm[0] == 'u' && !strcmp(st->rearm, "uffd-wp")) {
+	if (s->uffd_on || s->opts.rearm == LETHE_REARM_EVER) {
+		err = s->uffd_on ? (s->layout_changed ? rs_uffd_rearm(&s->uffd, &s->maps)
+						       : rs_uffd_rearm_span(&s->uffd, &s->maps))
+				 : 0;
+		if (!err && (!strcmp(st->rearm, "uffd-wp") || !strcmp(st->rearm, "ever-dirtied"))) {
 			/* what our own injections recorded is not the next request's */
 			err = ld_tracker_drain(s->tracker);
 			ld_trace_reset(&s->trace);

@@ -45,6 +45,7 @@ enum lethe_rearm {
 	LETHE_REARM_AUTO = 0, /* uffd-wp where the kernel has it, else re-twin */
 	LETHE_REARM_RETWIN, /* fork a fresh snapshot twin from the rewound target: any kernel */
 	LETHE_REARM_UFFD, /* userfaultfd async WP + PAGEMAP_SCAN (Linux >= 6.7); re-twin rarely */
+	LETHE_REARM_EVER, /* no re-arm: restore every page ever dirtied since checkpoint (REWIND's fallback) */
 };
 
 const char *lethe_rearm_str(enum lethe_rearm r);

@@ -32,14 +32,14 @@ check_runtime c 50 "$B/demo/fn_runtime"
 check_runtime python 20 python3 -u tests/demo/fn_runtime.py
 
 # each re-arm method can be forced, and the report says which one ran
-for m in retwin uffd; do
+for m in retwin uffd ever; do
 	seq 10 | "$LETHE" serve --verify --rearm $m --report "$dir/$m.jsonl" -- "$B/demo/fn_runtime" >"$dir/$m.out" ||
 		fail "rearm $m: exit $?"
 	[ "$(cut -d' ' -f1,2 "$dir/$m.out" | sort -u)" = "ok 1" ] || fail "rearm $m: answers not rewound"
 	python3 - "$dir/$m.jsonl" $m <<'PY' || fail "rearm $m: report"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-want = {"retwin": {"retwin"}, "uffd": {"uffd-wp", "uffd-wp+retwin"}}[sys.argv[2]]
+want = {"retwin": {"retwin"}, "uffd": {"uffd-wp", "uffd-wp+retwin"}, "ever": {"ever-dirtied"}}[sys.argv[2]]
 assert len(lines) == 10 and all(r["rearm"] in want and r["verify"] == "passed" for r in lines), lines
 PY
 done

@@ -29,6 +29,7 @@
 #include "maps.h"
 #include "rearm_uffd.h"
 #include "regs.h"
+#include "saved.h"
 #include "thread.h"
 
 /* Linux 5.13; glibc 2.36's <sys/ptrace.h> lacks it and <linux/ptrace.h> clashes with it */
@@ -44,6 +45,8 @@ struct rseq_conf {
 };
 
 #define COPY_BUF (4UL << 20)
+/* Bound of the memory copied at checkpoint (shared, dontfork, wipeonfork ranges). */
+#define SAVED_MAX (256ULL << 20)
 #define PG 4096UL
 
 struct snap_thread {
@@ -87,6 +90,7 @@ struct lethe_sandbox {
 	uint64_t snap_pages; /* writable private pages of the snapshot */
 	uint64_t dup_pages; /* pages restored since the twin was forked: memory it duplicates */
 	bool layout_changed; /* this epoch: mappings may have lost their uffd registration */
+	struct rs_saved_set saved; /* shared / dontfork / wipeonfork memory, copied at checkpoint */
 	struct rs_range *ever; /* LETHE_REARM_EVER: every range restored since checkpoint */
 	size_t never;
 };
@@ -350,12 +354,12 @@ static int snapshot_threads(struct lethe_sandbox *s)
 	return 0;
 }
 
-static bool has_shared_writable(const struct rs_maps *m)
+/* The twin holds this mapping's snapshot: private, writable, not copied apart. */
+static bool vma_in_twin(const struct rs_vma *v, void *arg)
 {
-	for (size_t i = 0; i < m->n; i++)
-		if ((m->v[i].prot & RS_VMA_SHARED) && (m->v[i].prot & RS_VMA_WRITE))
-			return true;
-	return false;
+	const struct lethe_sandbox *s = arg;
+
+	return rs_vma_is_private_writable(v, NULL) && !rs_saved_has_vma(&s->saved, v);
 }
 
 static void sandbox_free(struct lethe_sandbox *s)
@@ -367,6 +371,7 @@ static void sandbox_free(struct lethe_sandbox *s)
 	free(s->threads);
 	free(s->tids);
 	free(s->ever);
+	rs_saved_free(&s->saved);
 	rs_maps_free(&s->maps);
 	rs_fdtable_free(&s->fds);
 	if (s->uffd_on)
@@ -424,9 +429,11 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 	err = rs_maps_read(pid, &s->maps);
 	if (err)
 		goto fail_detach;
-	if (has_shared_writable(&s->maps)) {
-		pr_err("pid %d has writable shared mappings: the twin cannot snapshot them", pid);
-		err = -EOPNOTSUPP;
+	/* what the twin cannot hold is copied now and written back whole at every rewind */
+	err = rs_saved_take(pid, &s->maps, SAVED_MAX, &s->saved);
+	if (err < 0) {
+		if (err == -EFBIG)
+			err = -EOPNOTSUPP;
 		goto fail_detach;
 	}
 	err = rs_fdtable_read(pid, &s->fds);
@@ -825,7 +832,7 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 	if (err < 0)
 		return err;
 	/* pages outside the snapshot's writable private memory were unmapped above or are not ours */
-	err = rs_ranges_clip(r, nr, &s->maps, rs_vma_is_private_writable, NULL, &clipped, &nc);
+	err = rs_ranges_clip(r, nr, &s->maps, vma_in_twin, s, &clipped, &nc);
 	free(r);
 	if (err < 0)
 		return err;
@@ -965,7 +972,7 @@ static long compare_memory(struct lethe_sandbox *s, bool fix, struct lethe_rewin
 	for (size_t i = 0; i < s->maps.n; i++) {
 		const struct rs_vma *v = &s->maps.v[i];
 
-		if (!rs_vma_is_private_writable(v, NULL) || rs_vma_is_special(v))
+		if (!vma_in_twin(v, s) || rs_vma_is_special(v))
 			continue;
 		for (uint64_t off = v->start; off < v->end; off += chunk) {
 			size_t len = v->end - off < chunk ? v->end - off : chunk;
@@ -1128,6 +1135,13 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 
 	t = now_us();
 	err = restore_pages(s, 0, extra, nextra, st);
+	if (!err && s->saved.n) {
+		err = rs_saved_restore(s->pid, &s->saved);
+		if (!err)
+			st->bytes_restored += s->saved.bytes;
+		else
+			st->reason = LETHE_REASON_COPY_FAILED;
+	}
 	st->us_copy = now_us() - t;
 	if (err)
 		goto fail;
@@ -1166,6 +1180,11 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 			}
 		}
 		mism = compare_memory(s, false, st);
+		if (mism >= 0) {
+			long sv = rs_saved_compare(s->pid, &s->saved);
+
+			mism = sv < 0 ? sv : mism + sv;
+		}
 		if (mism >= 0)
 			mism += verify_rest(s);
 		st->verify_mismatches = mism < 0 ? 1 : mism;

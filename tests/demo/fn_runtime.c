@@ -3,6 +3,9 @@
  * A function runtime for leak tests: after "ready", each request line (a canary)
  * is planted in every persistence class it can reach, then answered "ok N PID".
  * N counts requests since start: after a correct rewind it is always 1.
+ * `fn_runtime --shared` also maps shared anonymous memory, a memfd, and
+ * MADV_DONTFORK / MADV_WIPEONFORK ranges at init, which a fork-based snapshot
+ * cannot hold, and plants the canary in each.
  * `fn_runtime --workers W` starts W threads at init; each request is answered by
  * one of them (chosen from the canary), so threads from the checkpoint must
  * survive every rewind and keep working: the answer then ends in "wI".
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +26,28 @@ static int counter;
 static char global_canary[128];
 static char *init_map; /* mapped at init: munmap'ed and re-mapped by a request */
 static char *init_heap;
+static char *special[4]; /* shared anon, memfd, dontfork, wipeonfork (--shared) */
+
+static int map_special(void)
+{
+	int fd = memfd_create("fn-runtime", MFD_CLOEXEC);
+
+	if (fd < 0 || ftruncate(fd, 2 * PG))
+		return -1;
+	special[0] = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	special[1] = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	special[2] = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	special[3] = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	close(fd);
+	for (int i = 0; i < 4; i++) {
+		if (special[i] == MAP_FAILED)
+			return -1;
+		memset(special[i], 's', 2 * PG);
+	}
+	if (madvise(special[2], 2 * PG, MADV_DONTFORK) || madvise(special[3], 2 * PG, MADV_WIPEONFORK))
+		return -1;
+	return 0;
+}
 
 static void *thread_main(void *arg)
 {
@@ -47,6 +73,9 @@ static void plant(const char *canary)
 	heap = malloc(len);
 	memcpy(heap, canary, len); /* leaked on purpose */
 	memcpy(init_heap, canary, len);
+	for (int i = 0; i < 4; i++)
+		if (special[i])
+			memcpy(special[i] + PG + 8, canary, len);
 
 	m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	memcpy(m + PG, canary, len);
@@ -138,8 +167,12 @@ int main(int argc, char **argv)
 {
 	char line[256], tag[32];
 
-	if (argc > 2 && !strcmp(argv[1], "--workers") && start_workers(atoi(argv[2])))
-		return 1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--workers") && i + 1 < argc && start_workers(atoi(argv[++i])))
+			return 1;
+		if (!strcmp(argv[i], "--shared") && map_special())
+			return 1;
+	}
 	init_map = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	memset(init_map, 'i', 2 * PG);
 	init_heap = malloc(256);

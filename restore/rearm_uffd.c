@@ -19,6 +19,9 @@
 #define PG 4096ULL
 #define SCAN_VEC 512
 
+static long scan(struct rs_uffd *u, uint64_t start, uint64_t end, bool wp, bool check, struct rs_page **pages,
+		 size_t *n);
+
 static bool is_tracked(const struct rs_vma *v)
 {
 	return rs_vma_is_private_writable(v, NULL) && !rs_vma_is_special(v);
@@ -93,10 +96,21 @@ int rs_uffd_setup(pid_t pid, struct inj_ctl *c, const struct rs_maps *maps, stru
 			goto fail;
 		}
 	}
-	/* probe PAGEMAP_SCAN once, so a kernel without it falls back at checkpoint */
-	err = rs_uffd_rearm(out, maps);
-	if (err)
-		goto fail;
+	/*
+	 * Probe PAGEMAP_SCAN on one page, so a kernel without it falls back at
+	 * checkpoint; everything is already protected by UFFDIO_WRITEPROTECT.
+	 */
+	for (size_t i = 0; i < maps->n; i++) {
+		long r;
+
+		if (!is_tracked(&maps->v[i]))
+			continue;
+		r = scan(out, maps->v[i].start, maps->v[i].start + PG, true, true, NULL, NULL);
+		err = r < 0 ? (int)r : 0;
+		if (err)
+			goto fail;
+		break;
+	}
 	return 0;
 fail:
 	rs_uffd_free(out);

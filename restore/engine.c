@@ -1045,6 +1045,23 @@ static long verify_rest(struct lethe_sandbox *s)
 	return bad;
 }
 
+/* I3: read every original thread's state back and compare it with the snapshot. */
+static long verify_regs(struct lethe_sandbox *s)
+{
+	long bad = 0;
+
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct rs_regs now = {};
+
+		if (rs_regs_save(s->threads[i].tid, &now) || !rs_regs_equal(&now, &s->threads[i].regs)) {
+			pr_err("verify: registers of thread %d differ from the snapshot", s->threads[i].tid);
+			bad++;
+		}
+		rs_regs_free(&now);
+	}
+	return bad;
+}
+
 static int restore_regs(struct lethe_sandbox *s)
 {
 	for (size_t i = 0; i < s->nthreads; i++) {
@@ -1252,6 +1269,18 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 		pr_err("restoring the registers of %d failed: %s", s->pid, strerror(-err));
 		st->reason = LETHE_REASON_INJECT_FAILED;
 		goto fail;
+	}
+	if (st->verified == 0) {
+		t = now_us();
+		mism = verify_regs(s);
+		st->us_verify += now_us() - t;
+		if (mism) {
+			st->verified = 1;
+			st->verify_mismatches += mism;
+			st->reason = LETHE_REASON_VERIFY_FAILED;
+			err = -ENOTRECOVERABLE;
+			goto fail;
+		}
 	}
 
 	t = now_us();

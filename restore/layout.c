@@ -9,12 +9,19 @@
 #include <sys/mman.h>
 #include "layout.h"
 
-/* Same object behind the mapping: device, inode, name, deleted flag, shared vs private. */
+/*
+ * Same object behind the mapping. A file is its device and inode: renaming or
+ * unlinking it elsewhere changes the name /proc prints (" (deleted)"), not the
+ * mapping. Anonymous memory is told apart by name ([heap], [stack], [anon:x]).
+ */
 static bool same_backing(const struct rs_vma *a, const struct rs_vma *b)
 {
-	return a->dev_major == b->dev_major && a->dev_minor == b->dev_minor && a->inode == b->inode &&
-	       a->deleted == b->deleted && (a->prot & RS_VMA_SHARED) == (b->prot & RS_VMA_SHARED) &&
-	       !strcmp(a->name, b->name);
+	if (a->dev_major != b->dev_major || a->dev_minor != b->dev_minor || a->inode != b->inode ||
+	    (a->prot & RS_VMA_SHARED) != (b->prot & RS_VMA_SHARED))
+		return false;
+	if (a->inode)
+		return true;
+	return a->deleted == b->deleted && !strcmp(a->name, b->name);
 }
 
 /* File offset of addr inside v; anonymous mappings have none (the kernel shows 0). */

@@ -339,7 +339,30 @@ static void test_layout_ignores_kernel_mappings(void)
 	CU_ASSERT_STRING_EQUAL(rs_layout_op_kind_str(RS_LAYOUT_RECREATE), "recreate");
 }
 
-UNIT_SUITE(layout, UNIT_CASE(test_layout_captured_request), UNIT_CASE(test_layout_captured_reverse),
+/* The binary replaced on disk while mapped: same inode, new name; no layout change. */
+static void test_layout_unlinked_file_is_same_mapping(void)
+{
+	const char *a = "555555554000-555555556000 rw-p 00002000 fe:00 4242    /srv/fn/runtime\n";
+	const char *b = "555555554000-555555556000 rw-p 00002000 fe:00 4242    /srv/fn/runtime (deleted)\n";
+	const char *c = "555555554000-555555556000 rw-p 00002000 fe:00 4343    /srv/fn/runtime\n";
+	struct rs_layout_plan plan = {};
+	struct rs_maps ma, mb, mc;
+
+	CU_ASSERT_FATAL(rs_maps_parse(a, &ma) == 0 && rs_maps_parse(b, &mb) == 0 && rs_maps_parse(c, &mc) == 0);
+	CU_ASSERT(mb.v[0].deleted);
+	CU_ASSERT_EQUAL(rs_layout_diff(&ma, &mb, &plan), 0);
+	CU_ASSERT(rs_layout_equal(&ma, &mb));
+	rs_layout_plan_free(&plan);
+	/* another inode at the same place is another mapping */
+	CU_ASSERT_EQUAL(rs_layout_diff(&ma, &mc, &plan), 1);
+	CU_ASSERT_EQUAL(plan.ops[0].kind, RS_LAYOUT_RECREATE);
+	rs_layout_plan_free(&plan);
+	rs_maps_free(&ma);
+	rs_maps_free(&mb);
+	rs_maps_free(&mc);
+}
+
+UNIT_SUITE(layout, UNIT_CASE(test_layout_unlinked_file_is_same_mapping), UNIT_CASE(test_layout_captured_request), UNIT_CASE(test_layout_captured_reverse),
 	   UNIT_CASE(test_layout_captured_brk_shrunk), UNIT_CASE(test_layout_normalise_captured),
 	   UNIT_CASE(test_layout_split_identical_is_no_diff), UNIT_CASE(test_layout_hole_in_file_map),
 	   UNIT_CASE(test_layout_merged_neighbour_is_munmap_of_new_part), UNIT_CASE(test_layout_backing_changed),

@@ -14,6 +14,7 @@
 #include <linux/sched.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -91,6 +92,9 @@ struct lethe_sandbox {
 	uint64_t dup_pages; /* pages restored since the twin was forked: memory it duplicates */
 	bool layout_changed; /* this epoch: mappings may have lost their uffd registration */
 	struct rs_saved_set saved; /* shared / dontfork / wipeonfork memory, copied at checkpoint */
+	int cwd_fd; /* O_PATH of the checkpoint's working directory, held by us */
+	dev_t cwd_dev;
+	ino_t cwd_ino;
 	struct rs_range *ever; /* LETHE_REARM_EVER: every range restored since checkpoint */
 	size_t never;
 };
@@ -116,6 +120,7 @@ const char *lethe_reason_str(enum lethe_reason r)
 		[LETHE_REASON_COPY_FAILED] = "copy_failed",
 		[LETHE_REASON_TASKS_FAILED] = "tasks_failed",
 		[LETHE_REASON_VERIFY_FAILED] = "verify_failed",
+		[LETHE_REASON_CWD_CHANGED] = "cwd_changed",
 	};
 
 	return r < LETHE_REASON_MAX && names[r] ? names[r] : "unknown";
@@ -354,6 +359,63 @@ static int snapshot_threads(struct lethe_sandbox *s)
 	return 0;
 }
 
+static int inject_checked(struct inj_ctl *c, long nr, unsigned long a0, unsigned long a1, unsigned long a2,
+			  unsigned long a3, unsigned long a4, unsigned long a5, long *ret);
+
+static int cwd_take(struct lethe_sandbox *s)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%d/cwd", s->pid);
+	s->cwd_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->cwd_fd < 0 || fstat(s->cwd_fd, &sb))
+		return -errno;
+	s->cwd_dev = sb.st_dev;
+	s->cwd_ino = sb.st_ino;
+	return 0;
+}
+
+static bool cwd_moved(const struct lethe_sandbox *s)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%d/cwd", s->pid);
+	return stat(path, &sb) || sb.st_dev != s->cwd_dev || sb.st_ino != s->cwd_ino;
+}
+
+/*
+ * Put the checkpoint's working directory back: the target takes our O_PATH fd
+ * of it with pidfd_getfd (injected, integers only) and fchdir()s there. This
+ * needs our pid to be visible to it: not across pid namespaces (containers).
+ */
+static int cwd_restore(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_rewind_stats *st)
+{
+	long pfd = -1, nfd = -1, ret;
+	int err;
+
+	if (!cwd_moved(s))
+		return 0;
+	err = inject_checked(c, SYS_pidfd_open, getpid(), 0, 0, 0, 0, 0, &pfd);
+	if (!err)
+		err = inject_checked(c, SYS_pidfd_getfd, pfd, s->cwd_fd, 0, 0, 0, 0, &nfd);
+	if (!err)
+		err = inject_checked(c, SYS_fchdir, nfd, 0, 0, 0, 0, 0, &ret);
+	if (nfd >= 0)
+		inject_checked(c, SYS_close, nfd, 0, 0, 0, 0, 0, &ret);
+	if (pfd >= 0)
+		inject_checked(c, SYS_close, pfd, 0, 0, 0, 0, 0, &ret);
+	if (!err && cwd_moved(s))
+		err = -EIO;
+	if (err) {
+		pr_err("pid %d: cannot put its working directory back: %s", s->pid, strerror(-err));
+		st->reason = LETHE_REASON_CWD_CHANGED;
+		return -ENOTRECOVERABLE;
+	}
+	return 0;
+}
+
 /* The twin holds this mapping's snapshot: private, writable, not copied apart. */
 static bool vma_in_twin(const struct rs_vma *v, void *arg)
 {
@@ -372,6 +434,8 @@ static void sandbox_free(struct lethe_sandbox *s)
 	free(s->tids);
 	free(s->ever);
 	rs_saved_free(&s->saved);
+	if (s->cwd_fd >= 0)
+		close(s->cwd_fd);
 	rs_maps_free(&s->maps);
 	rs_fdtable_free(&s->fds);
 	if (s->uffd_on)
@@ -401,6 +465,7 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 	if (!s)
 		return -ENOMEM;
 	s->pid = pid;
+	s->cwd_fd = -1;
 	if (opts)
 		s->opts = *opts;
 	s->buf = malloc(COPY_BUF);
@@ -427,6 +492,9 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 	stopped = true;
 
 	err = rs_maps_read(pid, &s->maps);
+	if (err)
+		goto fail_detach;
+	err = cwd_take(s);
 	if (err)
 		goto fail_detach;
 	/* what the twin cannot hold is copied now and written back whole at every rewind */
@@ -1027,6 +1095,10 @@ static long verify_rest(struct lethe_sandbox *s)
 	} else {
 		bad++;
 	}
+	if (cwd_moved(s)) {
+		pr_err("verify: working directory of %d differs from the snapshot", s->pid);
+		bad++;
+	}
 	if (s->proc.n != s->nthreads) {
 		pr_err("verify: %d has %zu threads, snapshot %zu", s->pid, s->proc.n, s->nthreads);
 		bad++;
@@ -1165,7 +1237,8 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 
 	/* the fd table is read only when the tracker saw it change (two /proc walks) */
 	t = now_us();
-	if (verify || (st->epoch_flags & (LETHE_EPOCH_FD_CHANGE | LETHE_EPOCH_LOST)))
+	err = cwd_restore(s, c, st);
+	if (!err && (verify || (st->epoch_flags & (LETHE_EPOCH_FD_CHANGE | LETHE_EPOCH_LOST))))
 		err = restore_fds(s, c, st);
 	st->us_fds = now_us() - t;
 	if (err)

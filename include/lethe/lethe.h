@@ -35,6 +35,7 @@ enum lethe_reason {
 	LETHE_REASON_COPY_FAILED, /* pages could not be copied back from the snapshot */
 	LETHE_REASON_TASKS_FAILED, /* a new task could not be removed */
 	LETHE_REASON_VERIFY_FAILED, /* --verify found a difference from the snapshot */
+	LETHE_REASON_CWD_CHANGED, /* the working directory moved and could not be put back */
 	LETHE_REASON_MAX,
 };
 

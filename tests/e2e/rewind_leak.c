@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 	int fds0 = 0;
 	struct lethe_opts opts = { .verify_always = true };
 	struct lethe_sandbox *s = NULL;
-	char line[256], canary[64];
+	char line[256], canary[64], cwd0[4096] = "", cwd[4096];
 	FILE *from;
 	pid_t pid;
 	int err, threads0;
@@ -216,6 +216,9 @@ int main(int argc, char **argv)
 	from = fdopen(out[0], "r");
 	CHECK(fgets(line, sizeof(line), from) && !strcmp(line, "ready\n"), "runtime not ready");
 	threads0 = count_threads(pid);
+	snprintf(line, sizeof(line), "/proc/%d/cwd", pid);
+	if (readlink(line, cwd0, sizeof(cwd0) - 1) < 0)
+		cwd0[0] = 0;
 	err = lethe_checkpoint(pid, &opts, &s);
 	CHECK(err == 0, "checkpoint: %s", strerror(-err));
 	if (err)
@@ -248,6 +251,10 @@ int main(int argc, char **argv)
 		CHECK(count_threads(pid) == threads0, "round %d: %d threads, %d at checkpoint", k, count_threads(pid),
 		      threads0);
 		CHECK(count_children(pid) == 0, "round %d: %d children left", k, count_children(pid));
+		snprintf(line, sizeof(line), "/proc/%d/cwd", pid);
+		n = readlink(line, cwd, sizeof(cwd) - 1);
+		cwd[n > 0 ? n : 0] = 0;
+		CHECK(!strcmp(cwd, cwd0), "round %d: cwd %s, at checkpoint %s", k, cwd, cwd0);
 		CHECK(st.tasks_killed == 1 && st.threads_ended == 1 && st.fds_closed == 1,
 		      "round %d: killed %llu ended %llu closed %llu", k, (unsigned long long)st.tasks_killed,
 		      (unsigned long long)st.threads_ended, (unsigned long long)st.fds_closed);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include "restore/maps.h"
+#include "restore/procfs.h"
 #include "paths.h"
 #include "trace.h"
 
@@ -591,27 +592,11 @@ int ld_trace_add(struct ld_trace *t, const struct lethe_ev_hdr *h, size_t size)
 	return 0;
 }
 
-static bool pid_is_alive(pid_t pid)
-{
-	char path[64], buf[512], *s;
-	FILE *f;
-	bool alive = false;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (fgets(buf, sizeof(buf), f) && (s = strrchr(buf, ')')) && s[1] == ' ')
-		alive = s[2] != 'Z' && s[2] != 'X';
-	fclose(f);
-	return alive;
-}
-
 void ld_trace_refresh_alive(struct ld_trace *t)
 {
 	for (size_t i = 0; i < t->ntasks; i++)
 		if (t->tasks[i].alive)
-			t->tasks[i].alive = pid_is_alive(t->tasks[i].pid);
+			t->tasks[i].alive = rs_proc_is_alive(t->tasks[i].pid);
 }
 
 uint64_t ld_trace_dirty_pages(const struct ld_trace *t)

@@ -28,6 +28,7 @@
 #include "iov.h"
 #include "layout.h"
 #include "maps.h"
+#include "procfs.h"
 #include "rearm_uffd.h"
 #include "regs.h"
 #include "saved.h"
@@ -220,34 +221,16 @@ static int epoch_close(struct lethe_sandbox *s, uint64_t *flags)
 
 static pid_t parent_of(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	int ppid = -1;
-	FILE *f;
+	pid_t ppid;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
-		sscanf(p + 2, "%*c %d", &ppid);
-	fclose(f);
-	return ppid;
+	return rs_proc_stat(pid, NULL, &ppid) ? -1 : ppid;
 }
 
 static char proc_state(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	char st = 0;
-	FILE *f;
+	char st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1])
-		st = p[2];
-	fclose(f);
-	return st;
+	return rs_proc_stat(pid, &st, NULL) ? 0 : st;
 }
 
 /*

@@ -16,6 +16,7 @@
 
 #define LOG_PREFIX "thread: "
 #include "../loader/log.h"
+#include "procfs.h"
 #include "thread.h"
 
 /* Passes over /proc/PID/task before giving up on a process that keeps spawning threads. */
@@ -175,26 +176,12 @@ err:
 	return ret;
 }
 
-/* State of /proc/TID/stat: the character after the last ')', or 0. */
+/* State of /proc/TID/stat, or 0 when the thread is gone. */
 static char thread_state(pid_t tid)
 {
-	char path[64], buf[512];
-	char *paren;
-	ssize_t n;
-	FILE *f;
+	char st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* the command name may contain spaces and parentheses: the state follows the last ')' */
-	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' ? paren[2] : 0;
+	return rs_proc_stat(tid, &st, NULL) ? 0 : st;
 }
 
 static bool thread_is_dead(pid_t tid)

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * /proc/PID/stat, read once and right: the command name may hold spaces and
+ * parentheses, so the fields are taken after the last ')'.
+ */
+#ifndef LETHE_RS_PROCFS_H
+#define LETHE_RS_PROCFS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/*
+ * State letter (R, S, t, Z, ...) and parent pid of pid; either pointer may be
+ * NULL. Returns 0, or -ESRCH when pid does not exist.
+ */
+int rs_proc_stat(pid_t pid, char *state, pid_t *ppid);
+/* Exists and is neither a zombie nor dead. */
+bool rs_proc_is_alive(pid_t pid);
+
+#endif /* LETHE_RS_PROCFS_H */

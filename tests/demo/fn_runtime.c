@@ -6,6 +6,8 @@
  * `fn_runtime --shared` also maps shared anonymous memory, a memfd, and
  * MADV_DONTFORK / MADV_WIPEONFORK ranges at init, which a fork-based snapshot
  * cannot hold, and plants the canary in each.
+ * `fn_runtime --files DIR` also keeps state in DIR: each request creates,
+ * appends to, truncates, deletes, renames, chmods and xattrs files there.
  * `fn_runtime --workers W` starts W threads at init; each request is answered by
  * one of them (chosen from the canary), so threads from the checkpoint must
  * survive every rewind and keep working: the answer then ends in "wI".
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +30,70 @@ static char global_canary[128];
 static char *init_map; /* mapped at init: munmap'ed and re-mapped by a request */
 static char *init_heap;
 static char *special[4]; /* shared anon, memfd, dontfork, wipeonfork (--shared) */
+static const char *files_dir; /* --files DIR */
+static int log_fd = -1; /* DIR/log, opened at init and appended to by every request */
+
+static void plant_files(const char *canary)
+{
+	char a[2048], b[4096];
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/new-%s", files_dir, canary);
+	fd = open(a, O_CREAT | O_WRONLY, 0644);
+	if (fd >= 0) {
+		if (write(fd, canary, strlen(canary)) < 0)
+			perror("write");
+		close(fd);
+	}
+	if (write(log_fd, canary, strlen(canary)) < 0 || write(log_fd, "\n", 1) < 0)
+		return;
+	snprintf(a, sizeof(a), "%s/victim", files_dir);
+	unlink(a);
+	snprintf(a, sizeof(a), "%s/renamed", files_dir);
+	snprintf(b, sizeof(b), "%s/renamed-%s", files_dir, canary);
+	rename(a, b);
+	snprintf(a, sizeof(a), "%s/tree-%s", files_dir, canary);
+	mkdir(a, 0755);
+	snprintf(b, sizeof(b), "%s/deep", a);
+	mkdir(b, 0700);
+	snprintf(b, sizeof(b), "%s/deep/leaf", a);
+	fd = open(b, O_CREAT | O_WRONLY, 0600);
+	if (fd >= 0) {
+		if (write(fd, canary, strlen(canary)) < 0)
+			perror("write");
+		close(fd);
+	}
+	snprintf(a, sizeof(a), "%s/config", files_dir);
+	if (truncate(a, 3) || chmod(a, 0600))
+		perror("config");
+	setxattr(a, "user.request", canary, strlen(canary), 0);
+}
+
+static int init_files(const char *dir)
+{
+	char p[4096];
+	int fd;
+
+	files_dir = dir;
+	snprintf(p, sizeof(p), "%s/log", dir);
+	log_fd = open(p, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0644);
+	snprintf(p, sizeof(p), "%s/victim", dir);
+	fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, "keep me\n", 8) != 8)
+		return -1;
+	close(fd);
+	snprintf(p, sizeof(p), "%s/renamed", dir);
+	fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	snprintf(p, sizeof(p), "%s/config", dir);
+	fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, "setting=1\n", 10) != 10)
+		return -1;
+	close(fd);
+	return log_fd < 0 ? -1 : 0;
+}
 
 static int map_special(void)
 {
@@ -76,6 +143,8 @@ static void plant(const char *canary)
 	for (int i = 0; i < 4; i++)
 		if (special[i])
 			memcpy(special[i] + PG + 8, canary, len);
+	if (files_dir)
+		plant_files(canary);
 
 	m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	memcpy(m + PG, canary, len);
@@ -174,6 +243,8 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--workers") && i + 1 < argc && start_workers(atoi(argv[++i])))
 			return 1;
 		if (!strcmp(argv[i], "--shared") && map_special())
+			return 1;
+		if (!strcmp(argv[i], "--files") && i + 1 < argc && init_files(argv[++i]))
 			return 1;
 	}
 	init_map = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

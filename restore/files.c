@@ -651,6 +651,15 @@ int rs_layer_snapshot(const char *root, const char *store_dir, struct rs_layer *
 		err = -errno;
 		goto fail;
 	}
+	{
+		/* a store inside the tree would be snapshotted, then removed as an extra */
+		char *real = realpath(store_dir, NULL);
+
+		err = !real ? -errno : rs_layer_contains(l, real, NULL) ? -EINVAL : 0;
+		free(real);
+		if (err)
+			goto fail;
+	}
 	if (fstat(l->root_fd, &st)) {
 		err = -errno;
 		goto fail;

@@ -12,7 +12,7 @@ struct rs_layer; /* opaque */
 
 /*
  * Snapshot the tree at root into a private copy under store_dir (created with mode 0700;
- * -EEXIST if it exists). Keeps in memory, per path: type, mode, uid, gid, size, atime/mtime,
+ * -EEXIST if it exists, -EINVAL if it lies inside root). Keeps in memory, per path: type, mode, uid, gid, size, atime/mtime,
  * rdev, symlink target, every xattr (trusted.overlay.*, user.* ...) and the device and inode
  * of the original; regular file contents go to store_dir, once per hard-link group. Hard
  * links within the tree, overlayfs whiteouts (char device 0/0) and opaque dirs (xattr) are

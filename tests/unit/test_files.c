@@ -291,6 +291,23 @@ static void test_files_deleted_dir_and_root(void)
 	CU_ASSERT_EQUAL(rs_layer_restore_all(f.l), 2);
 	CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 0);
 	check_tree(&f);
+	/* an mtime one nanosecond off is a difference, fixed in place */
+	{
+		struct stat st, st2;
+		struct timespec ts[2];
+
+		CU_ASSERT(lstat(at(&f, "a.txt"), &st) == 0);
+		ts[0] = st.st_atim;
+		ts[1] = st.st_mtim;
+		ts[1].tv_nsec = (ts[1].tv_nsec + 1) % 1000000000;
+		CU_ASSERT(utimensat(AT_FDCWD, at(&f, "a.txt"), ts, AT_SYMLINK_NOFOLLOW) == 0);
+		CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 1);
+		CU_ASSERT_EQUAL(rs_layer_restore_path(f.l, "a.txt", &changed), 0);
+		CU_ASSERT(changed);
+		CU_ASSERT(lstat(at(&f, "a.txt"), &st2) == 0 && st2.st_ino == st.st_ino);
+		CU_ASSERT(st2.st_mtim.tv_nsec == st.st_mtim.tv_nsec && st2.st_mtim.tv_sec == st.st_mtim.tv_sec);
+		CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 0);
+	}
 	teardown(&f);
 }
 
@@ -330,6 +347,8 @@ static void test_files_rejects_bad_paths(void)
 	CU_ASSERT_EQUAL(rs_layer_restore_path(f.l, "/etc/passwd", NULL), -EINVAL);
 	CU_ASSERT_EQUAL(rs_layer_restore_path(f.l, "..", NULL), -EINVAL);
 	CU_ASSERT_EQUAL(rs_layer_snapshot(f.root, f.store, &(struct rs_layer *){ NULL }), -EEXIST);
+	CU_ASSERT_EQUAL(rs_layer_snapshot(f.root, at(&f, "store"), &(struct rs_layer *){ NULL }), -EINVAL);
+	CU_ASSERT(access(at(&f, "store"), F_OK) != 0); /* nothing left behind */
 	CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 0);
 	teardown(&f);
 }

@@ -19,6 +19,8 @@
 #include "rewind_fmt.h"
 
 struct serve_opts {
+	const char *protect[16];
+	size_t nprotect;
 	bool verify;
 	enum lethe_rearm rearm;
 	const char *report;
@@ -38,6 +40,8 @@ static void serve_usage(FILE *out)
 		     "options:\n"
 		     "  --verify          prove every rewind byte-exact against the snapshot\n"
 		     "  --report FILE     append one JSON line per request (what the rewind did)\n"
+		     "  --protect DIR     DIR's files belong to the sandbox: snapshot at checkpoint,\n"
+		     "                    every path a request touched restored after it (repeatable)\n"
 		     "  --rearm METHOD    auto (default: uffd-wp where the kernel has it), uffd, retwin,\n"
 		     "                    or ever (no re-arm: restore every page ever dirtied)\n"
 		     "  --timeout MS      how long to wait for readiness and for each response\n"
@@ -55,6 +59,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		{ "verify", no_argument, NULL, 'V' },	       { "report", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
 		{ "rearm", required_argument, NULL, 'R' },
+		{ "protect", required_argument, NULL, 'P' },
 		{},
 	};
 	char *end;
@@ -76,6 +81,18 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 				fprintf(stderr, "%s serve: invalid timeout '%s'\n", ld_prog, optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'P':
+			if (o->nprotect == sizeof(o->protect) / sizeof(o->protect[0])) {
+				fprintf(stderr, "%s serve: at most 16 --protect directories\n", ld_prog);
+				return -EINVAL;
+			}
+			o->protect[o->nprotect] = realpath(optarg, NULL);
+			if (!o->protect[o->nprotect]) {
+				fprintf(stderr, "%s serve: cannot protect '%s': %s\n", ld_prog, optarg, strerror(errno));
+				return -EINVAL;
+			}
+			o->nprotect++;
 			break;
 		case 'R':
 			if (!strcmp(optarg, "auto")) {
@@ -272,6 +289,8 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	lopts.rearm = o.rearm;
+	lopts.protect = o.protect;
+	lopts.nprotect = o.nprotect;
 	err = lethe_checkpoint(c.pid, &lopts, &s);
 	if (err) {
 		fprintf(stderr, "%s serve: cannot checkpoint pid %d: %s\n", ld_prog, c.pid, strerror(-err));
@@ -322,6 +341,8 @@ out:
 		ret = ret ? ret : LD_EXIT_FAIL;
 	child_end(&c);
 	free(req);
+	for (size_t i = 0; i < o.nprotect; i++)
+		free((char *)o.protect[i]);
 	if (rep)
 		fclose(rep);
 	return ret;

@@ -34,6 +34,8 @@ json_object *ld_rewind_to_json(const struct lethe_rewind_stats *st)
 	json_object_object_add(o, "threads_ended", json_object_new_int64(st->threads_ended));
 	json_object_object_add(o, "fds_closed", json_object_new_int64(st->fds_closed));
 	json_object_object_add(o, "fds_restored", json_object_new_int64(st->fds_restored));
+	json_object_object_add(o, "files_restored", json_object_new_int64(st->files_restored));
+	json_object_object_add(o, "files_full_diff", json_object_new_boolean(st->files_full_diff));
 	json_object_object_add(o, "epoch_flags", json_object_new_int64(st->epoch_flags));
 	json_object_object_add(o, "full_compare", json_object_new_boolean(st->full_compare));
 	json_object_object_add(o, "rearm", json_object_new_string(st->rearm ? st->rearm : "none"));

@@ -24,6 +24,7 @@
 #include "loader/tracker.h"
 #include "lethe/lethe.h"
 #include "fds.h"
+#include "files.h"
 #include "inject/inject.h"
 #include "iov.h"
 #include "layout.h"
@@ -93,6 +94,8 @@ struct lethe_sandbox {
 	uint64_t dup_pages; /* pages restored since the twin was forked: memory it duplicates */
 	bool layout_changed; /* this epoch: mappings may have lost their uffd registration */
 	struct rs_saved_set saved; /* shared / dontfork / wipeonfork memory, copied at checkpoint */
+	struct rs_layer **layers; /* protected directories */
+	size_t nlayers;
 	int cwd_fd; /* O_PATH of the checkpoint's working directory, held by us */
 	dev_t cwd_dev;
 	ino_t cwd_ino;
@@ -122,6 +125,7 @@ const char *lethe_reason_str(enum lethe_reason r)
 		[LETHE_REASON_TASKS_FAILED] = "tasks_failed",
 		[LETHE_REASON_VERIFY_FAILED] = "verify_failed",
 		[LETHE_REASON_CWD_CHANGED] = "cwd_changed",
+		[LETHE_REASON_FILES_FAILED] = "files_failed",
 	};
 
 	return r < LETHE_REASON_MAX && names[r] ? names[r] : "unknown";
@@ -399,6 +403,73 @@ static int cwd_restore(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_
 	return 0;
 }
 
+/* Snapshot every protected directory (while the target is stopped). */
+static int layers_take(struct lethe_sandbox *s)
+{
+	const char *base = s->opts.store_dir ? s->opts.store_dir : "/var/lib/lethe";
+
+	if (!s->opts.nprotect)
+		return 0;
+	s->layers = calloc(s->opts.nprotect, sizeof(*s->layers));
+	if (!s->layers)
+		return -ENOMEM;
+	if (mkdir(base, 0700) && errno != EEXIST)
+		return -errno;
+	for (size_t i = 0; i < s->opts.nprotect; i++) {
+		char store[4096];
+		int err;
+
+		snprintf(store, sizeof(store), "%s/%d.%zu", base, (int)s->pid, i);
+		err = rs_layer_snapshot(s->opts.protect[i], store, &s->layers[i]);
+		if (err) {
+			pr_err("cannot snapshot %s: %s", s->opts.protect[i], strerror(-err));
+			return err;
+		}
+		s->nlayers++;
+	}
+	return 0;
+}
+
+/*
+ * Put protected files back: exactly the paths the tracker saw touched, or, when
+ * it lost records, a full diff of every layer. Synchronous: the target is stopped.
+ */
+static int layers_restore(struct lethe_sandbox *s, struct lethe_rewind_stats *st)
+{
+	const char *rel;
+	bool changed;
+	long n;
+	int err;
+
+	if (!s->nlayers)
+		return 0;
+	st->files_full_diff = st->epoch_flags & LETHE_EPOCH_LOST;
+	for (size_t l = 0; l < s->nlayers; l++) {
+		if (st->files_full_diff) {
+			n = rs_layer_restore_all(s->layers[l]);
+			if (n < 0)
+				goto fail;
+			st->files_restored += n;
+			continue;
+		}
+		for (size_t i = 0; i < s->trace.nfiles; i++) {
+			if (!rs_layer_contains(s->layers[l], s->trace.files[i].path, &rel))
+				continue;
+			err = rs_layer_restore_path(s->layers[l], rel, &changed);
+			if (err) {
+				n = err;
+				goto fail;
+			}
+			st->files_restored += changed;
+		}
+	}
+	return 0;
+fail:
+	pr_err("restoring the files of %d failed: %s", s->pid, strerror((int)-n));
+	st->reason = LETHE_REASON_FILES_FAILED;
+	return -ENOTRECOVERABLE;
+}
+
 /* The twin holds this mapping's snapshot: private, writable, not copied apart. */
 static bool vma_in_twin(const struct rs_vma *v, void *arg)
 {
@@ -419,6 +490,9 @@ static void sandbox_free(struct lethe_sandbox *s)
 	rs_saved_free(&s->saved);
 	if (s->cwd_fd >= 0)
 		close(s->cwd_fd);
+	for (size_t i = 0; i < s->nlayers; i++)
+		rs_layer_free(s->layers[i]);
+	free(s->layers);
 	rs_maps_free(&s->maps);
 	rs_fdtable_free(&s->fds);
 	if (s->uffd_on)
@@ -478,6 +552,8 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 	if (err)
 		goto fail_detach;
 	err = cwd_take(s);
+	if (!err)
+		err = layers_take(s);
 	if (err)
 		goto fail_detach;
 	/* what the twin cannot hold is copied now and written back whole at every rewind */
@@ -1082,6 +1158,15 @@ static long verify_rest(struct lethe_sandbox *s)
 		pr_err("verify: working directory of %d differs from the snapshot", s->pid);
 		bad++;
 	}
+	for (size_t i = 0; i < s->nlayers; i++) {
+		long d = rs_layer_diff_count(s->layers[i]);
+
+		if (d) {
+			pr_err("verify: %ld paths of %s differ from the snapshot", d < 0 ? 1 : d,
+			       rs_layer_root(s->layers[i]));
+			bad += d < 0 ? 1 : d;
+		}
+	}
 	if (s->proc.n != s->nthreads) {
 		pr_err("verify: %d has %zu threads, snapshot %zu", s->pid, s->proc.n, s->nthreads);
 		bad++;
@@ -1221,6 +1306,8 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	/* the fd table is read only when the tracker saw it change (two /proc walks) */
 	t = now_us();
 	err = cwd_restore(s, c, st);
+	if (!err)
+		err = layers_restore(s, st);
 	if (!err && (verify || (st->epoch_flags & (LETHE_EPOCH_FD_CHANGE | LETHE_EPOCH_LOST))))
 		err = restore_fds(s, c, st);
 	st->us_fds = now_us() - t;

@@ -36,6 +36,7 @@ enum lethe_reason {
 	LETHE_REASON_TASKS_FAILED, /* a new task could not be removed */
 	LETHE_REASON_VERIFY_FAILED, /* --verify found a difference from the snapshot */
 	LETHE_REASON_CWD_CHANGED, /* the working directory moved and could not be put back */
+	LETHE_REASON_FILES_FAILED, /* a protected layer could not be restored */
 	LETHE_REASON_MAX,
 };
 
@@ -54,6 +55,11 @@ const char *lethe_rearm_str(enum lethe_rearm r);
 struct lethe_opts {
 	enum lethe_rearm rearm;
 	bool verify_always; /* verify every rewind (tests do) */
+	/* directories whose contents belong to the sandbox: snapshot at checkpoint, rewound
+	 * path by path (a full diff when the tracker lost events) */
+	const char *const *protect;
+	size_t nprotect;
+	const char *store_dir; /* where layer snapshots live; NULL = /var/lib/lethe */
 };
 
 /* Phase timings (us) and what one rewind did. */
@@ -67,6 +73,8 @@ struct lethe_rewind_stats {
 	uint64_t threads_ended;
 	uint64_t fds_closed;
 	uint64_t fds_restored; /* offsets/flags put back */
+	uint64_t files_restored; /* paths of protected layers put back */
+	bool files_full_diff; /* file tracking was not trusted: whole layers compared */
 	uint64_t epoch_flags; /* LETHE_EPOCH_* seen by the tracker */
 	const char *rearm; /* the re-arm method that ran */
 	int verified; /* -1 not run, 0 passed, 1 failed */

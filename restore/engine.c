@@ -3,6 +3,7 @@
  * The rewind engine: checkpoint a process into a stopped copy-on-write twin and
  * put it back after every request (tasks, layout, pages, fds, registers).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -96,6 +97,8 @@ struct lethe_sandbox {
 	struct rs_saved_set saved; /* shared / dontfork / wipeonfork memory, copied at checkpoint */
 	struct rs_layer **layers; /* protected directories */
 	size_t nlayers;
+	pid_t *children0; /* the target's children at checkpoint */
+	size_t nchildren0;
 	int cwd_fd; /* O_PATH of the checkpoint's working directory, held by us */
 	dev_t cwd_dev;
 	ino_t cwd_ino;
@@ -185,9 +188,15 @@ static int route_record(void *ctx, const struct lethe_ev_hdr *h, size_t size)
 
 int lethe_init(void)
 {
+	struct ld_tracker_opts o = {};
+	const char *rb = getenv("LETHE_TRACKER_RB_BYTES");
+
 	if (shared.t)
 		return 0;
-	return ld_tracker_new(NULL, route_record, NULL, &shared.t);
+	/* a tuning knob, and how tests force lost records (a power of two >= 4096) */
+	if (rb)
+		o.rb_bytes = strtoul(rb, NULL, 0);
+	return ld_tracker_new(&o, route_record, NULL, &shared.t);
 }
 
 static void sandbox_link(struct lethe_sandbox *s)
@@ -348,6 +357,7 @@ static int snapshot_threads(struct lethe_sandbox *s)
 
 static int inject_checked(struct inj_ctl *c, long nr, unsigned long a0, unsigned long a1, unsigned long a2,
 			  unsigned long a3, unsigned long a4, unsigned long a5, long *ret);
+static int list_children(pid_t pid, pid_t **out, size_t *n);
 
 static int cwd_take(struct lethe_sandbox *s)
 {
@@ -470,6 +480,22 @@ fail:
 	return -ENOTRECOVERABLE;
 }
 
+/* Register and write-protect every tracked mapping of the snapshot again. */
+static int uffd_register_all(struct lethe_sandbox *s)
+{
+	for (size_t i = 0; i < s->maps.n; i++) {
+		const struct rs_vma *v = &s->maps.v[i];
+		int err;
+
+		if (!rs_vma_is_private_writable(v, NULL) || rs_vma_is_special(v))
+			continue;
+		err = rs_uffd_register(&s->uffd, v->start, v->end);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* The twin holds this mapping's snapshot: private, writable, not copied apart. */
 static bool vma_in_twin(const struct rs_vma *v, void *arg)
 {
@@ -487,6 +513,7 @@ static void sandbox_free(struct lethe_sandbox *s)
 	free(s->threads);
 	free(s->tids);
 	free(s->ever);
+	free(s->children0);
 	rs_saved_free(&s->saved);
 	if (s->cwd_fd >= 0)
 		close(s->cwd_fd);
@@ -554,6 +581,8 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 	err = cwd_take(s);
 	if (!err)
 		err = layers_take(s);
+	if (!err)
+		err = list_children(pid, &s->children0, &s->nchildren0);
 	if (err)
 		goto fail_detach;
 	/* what the twin cannot hold is copied now and written back whole at every rewind */
@@ -641,43 +670,109 @@ static bool has_new_threads(const struct lethe_sandbox *s)
 }
 
 /* Kill processes created since the checkpoint; make the target reap its own. */
+/* Kill one process created since the checkpoint and make sure it is reaped. */
+static int kill_task(struct lethe_sandbox *s, struct inj_ctl *c, pid_t pid, struct lethe_rewind_stats *st)
+{
+	pid_t ppid = parent_of(pid);
+	int status;
+
+	if (ppid < 0 || pid == s->twin)
+		return 0; /* gone and reaped already, or our own snapshot */
+	if (kill(pid, SIGKILL) == 0)
+		st->tasks_killed++;
+	if (ppid == s->pid) {
+		unsigned long a[6] = { P_PID, (unsigned long)pid, 0, WEXITED | __WALL, 0, 0 };
+		long ret;
+
+		return inj_syscall(c, SYS_waitid, a, &ret);
+	}
+	if (ppid == getpid()) {
+		waitpid(pid, &status, __WALL);
+		return 0;
+	}
+	/* reparented elsewhere (double fork): wait until it is no longer running */
+	for (int tries = 0; tries < 1000; tries++) {
+		char stc = proc_state(pid);
+
+		if (!stc || stc == 'Z' || stc == 'X')
+			break;
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* Children of every thread of pid (/proc/PID/task/TID/children). */
+static int list_children(pid_t pid, pid_t **out, size_t *n)
+{
+	char path[64], buf[4096];
+	struct dirent *d;
+	DIR *dir;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -ESRCH;
+	while ((d = readdir(dir))) {
+		char cpath[300];
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", (int)pid, d->d_name);
+		f = fopen(cpath, "re");
+		if (!f)
+			continue;
+		while (fscanf(f, "%4095s", buf) == 1) {
+			pid_t *np = realloc(*out, (*n + 1) * sizeof(*np));
+
+			if (!np) {
+				fclose(f);
+				closedir(dir);
+				return -ENOMEM;
+			}
+			*out = np;
+			np[(*n)++] = atoi(buf);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return 0;
+}
+
+static bool pid_in(const pid_t *v, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == pid)
+			return true;
+	return false;
+}
+
+/*
+ * Kill and reap processes created since the checkpoint: those the tracker saw
+ * forked, and, when it lost records, every child of the target that was not
+ * there at the checkpoint.
+ */
 static int remove_new_tasks(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_rewind_stats *st)
 {
 	struct ld_trace *t = &s->trace;
+	int err = 0;
 
-	for (size_t i = 0; i < t->ntasks; i++) {
-		struct ld_task *k = &t->tasks[i];
-		pid_t ppid;
-		int status;
+	for (size_t i = 0; i < t->ntasks && !err; i++)
+		if (!t->tasks[i].thread)
+			err = kill_task(s, c, t->tasks[i].pid, st);
+	if (!err && (st->epoch_flags & LETHE_EPOCH_LOST)) {
+		pid_t *kids;
+		size_t n;
 
-		if (k->thread || k->pid == s->twin)
-			continue;
-		ppid = parent_of(k->pid);
-		if (ppid < 0)
-			continue; /* gone and reaped already */
-		if (kill(k->pid, SIGKILL) == 0)
-			st->tasks_killed++;
-		if (ppid == s->pid) {
-			unsigned long a[6] = { P_PID, (unsigned long)k->pid, 0, WEXITED | __WALL, 0, 0 };
-			long ret;
-			int err = inj_syscall(c, SYS_waitid, a, &ret);
-
-			if (err)
-				return err;
-		} else if (ppid == getpid()) {
-			waitpid(k->pid, &status, __WALL);
-		} else {
-			/* reparented elsewhere (double fork): wait until it is no longer running */
-			for (int tries = 0; tries < 1000; tries++) {
-				char stc = proc_state(k->pid);
-
-				if (!stc || stc == 'Z' || stc == 'X')
-					break;
-				usleep(1000);
-			}
-		}
+		err = list_children(s->pid, &kids, &n);
+		for (size_t i = 0; !err && i < n; i++)
+			if (!pid_in(s->children0, s->nchildren0, kids[i]))
+				err = kill_task(s, c, kids[i], st);
+		free(kids);
 	}
-	return 0;
+	return err;
 }
 
 /* New threads are told to exit; a vanished original thread cannot be rewound. */
@@ -1158,6 +1253,22 @@ static long verify_rest(struct lethe_sandbox *s)
 		pr_err("verify: working directory of %d differs from the snapshot", s->pid);
 		bad++;
 	}
+	{
+		pid_t *kids;
+		size_t n;
+
+		if (list_children(s->pid, &kids, &n)) {
+			bad++;
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				if (kids[i] != s->twin && !pid_in(s->children0, s->nchildren0, kids[i])) {
+					pr_err("verify: %d has a child %d it did not have at checkpoint", s->pid, kids[i]);
+					bad++;
+				}
+			}
+			free(kids);
+		}
+	}
 	for (size_t i = 0; i < s->nlayers; i++) {
 		long d = rs_layer_diff_count(s->layers[i]);
 
@@ -1382,9 +1493,13 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 		st->rearm = "uffd-wp";
 	}
 	if (s->uffd_on || s->opts.rearm == LETHE_REARM_EVER) {
-		err = s->uffd_on ? (s->layout_changed ? rs_uffd_rearm(&s->uffd, &s->maps)
-						       : rs_uffd_rearm_span(&s->uffd, &s->maps))
-				 : 0;
+		if (s->uffd_on && (st->epoch_flags & LETHE_EPOCH_LOST))
+			/* lost layout records: registrations may be gone; renew and protect all */
+			err = uffd_register_all(s);
+		else
+			err = s->uffd_on ? (s->layout_changed ? rs_uffd_rearm(&s->uffd, &s->maps)
+							       : rs_uffd_rearm_span(&s->uffd, &s->maps))
+					 : 0;
 		if (!err && (!strcmp(st->rearm, "uffd-wp") || !strcmp(st->rearm, "ever-dirtied"))) {
 			/* what our own injections recorded is not the next request's */
 			err = ld_tracker_drain(s->tracker);

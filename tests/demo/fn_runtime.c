@@ -8,6 +8,7 @@
  * cannot hold, and plants the canary in each.
  * `fn_runtime --files DIR` also keeps state in DIR: each request creates,
  * appends to, truncates, deletes, renames, chmods and xattrs files there.
+ * `fn_runtime --dirty N` also writes N pages of an init-time buffer per request.
  * `fn_runtime --workers W` starts W threads at init; each request is answered by
  * one of them (chosen from the canary), so threads from the checkpoint must
  * survive every rewind and keep working: the answer then ends in "wI".
@@ -31,6 +32,8 @@ static char *init_map; /* mapped at init: munmap'ed and re-mapped by a request *
 static char *init_heap;
 static char *special[4]; /* shared anon, memfd, dontfork, wipeonfork (--shared) */
 static const char *files_dir; /* --files DIR */
+static char *dirty_buf; /* --dirty N */
+static long dirty_pages;
 static int log_fd = -1; /* DIR/log, opened at init and appended to by every request */
 
 static void plant_files(const char *canary)
@@ -145,6 +148,8 @@ static void plant(const char *canary)
 			memcpy(special[i] + PG + 8, canary, len);
 	if (files_dir)
 		plant_files(canary);
+	for (long i = 0; i < dirty_pages; i++)
+		memcpy(dirty_buf + i * PG, canary, len);
 
 	m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	memcpy(m + PG, canary, len);
@@ -246,6 +251,14 @@ int main(int argc, char **argv)
 			return 1;
 		if (!strcmp(argv[i], "--files") && i + 1 < argc && init_files(argv[++i]))
 			return 1;
+		if (!strcmp(argv[i], "--dirty") && i + 1 < argc) {
+			dirty_pages = atol(argv[++i]);
+			dirty_buf = mmap(NULL, dirty_pages * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+					 -1, 0);
+			if (dirty_buf == MAP_FAILED)
+				return 1;
+			memset(dirty_buf, 'd', dirty_pages * PG);
+		}
 	}
 	init_map = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	memset(init_map, 'i', 2 * PG);

@@ -481,6 +481,21 @@ static int join(char *out, size_t size, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+/* A readdir stream over a fresh descriptor of dirfd (its offset is not shared). */
+static int dir_stream(int dirfd, DIR **out)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	*out = fdopendir(fd);
+	if (!*out) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return fd;
+}
+
 static int walk_snapshot(struct rs_layer *l, int dirfd, const char *prefix)
 {
 	char rel[PATH_MAX];
@@ -489,14 +504,9 @@ static int walk_snapshot(struct rs_layer *l, int dirfd, const char *prefix)
 	int fd, err = 0;
 	DIR *d;
 
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = dir_stream(dirfd, &d);
 	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+		return fd;
 	while (!err && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -1055,14 +1065,9 @@ static long walk_extras(struct rs_layer *l, int pfd, const char *prefix, const u
 	int fd;
 	DIR *d;
 
-	fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = dir_stream(pfd, &d);
 	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+		return fd;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;

@@ -1070,9 +1070,6 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 			s->never = nc;
 		}
 	}
-	for (size_t i = 0; i < nc; i++)
-		pr_debug("restore 0x%llx +%llu from twin %d", (unsigned long long)clipped[i].start,
-			 (unsigned long long)clipped[i].len, s->twin);
 	err = copy_ranges(s, clipped, nc, st);
 	free(clipped);
 	if (err)

@@ -20,11 +20,14 @@ struct client_opts {
 	pid_t pid;
 	bool verify;
 	bool json;
+	char *protect[LD_PROTECT_MAX];
+	size_t nprotect;
 };
 
 static const char *const op_help[LD_OP_MAX] = {
 	[LD_OP_CHECKPOINT] = "Checkpoint process PID in the daemon: from now on `lethe rewind --pid PID` puts it\n"
-			     "back to this state. --verify makes every rewind of it verify.\n",
+			     "back to this state. --verify makes every rewind of it verify. --protect DIR\n"
+			     "(repeatable) makes DIR's files part of the sandbox.\n",
 	[LD_OP_REWIND] = "Rewind process PID to its checkpoint. --verify compares every page, the layout,\n"
 			 "threads and fds against the snapshot. Exit 6 means the rewind could not be\n"
 			 "proven: the sandbox is marked for recycling and its target left stopped.\n",
@@ -56,6 +59,7 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 {
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },    { "verify", no_argument, NULL, 'V' },
+		{ "protect", required_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },	    { "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },	    {},
 	};
@@ -90,6 +94,19 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'P':
+			if (op != LD_OP_CHECKPOINT || o->nprotect == LD_PROTECT_MAX) {
+				fprintf(stderr, "%s %s: --protect applies to checkpoint, at most %d times\n", ld_prog,
+					ld_op_str(op), LD_PROTECT_MAX);
+				return -EINVAL;
+			}
+			o->protect[o->nprotect] = realpath(optarg, NULL);
+			if (!o->protect[o->nprotect] || strlen(o->protect[o->nprotect]) >= LD_PROTECT_LEN) {
+				fprintf(stderr, "%s %s: cannot protect '%s'\n", ld_prog, ld_op_str(op), optarg);
+				return -EINVAL;
+			}
+			o->nprotect++;
 			break;
 		case 's':
 			o->socket = optarg;
@@ -216,6 +233,11 @@ static int run_op(int argc, char **argv, enum ld_op op)
 		return err > 0 ? LD_EXIT_OK : LD_EXIT_USAGE;
 	req.pid = o.pid;
 	req.verify = o.verify;
+	for (size_t i = 0; i < o.nprotect; i++) {
+		snprintf(req.protect[i], sizeof(req.protect[i]), "%s", o.protect[i]);
+		free(o.protect[i]);
+	}
+	req.nprotect = o.nprotect;
 	err = ld_client_call(o.socket, &req, &r, &derr);
 	if (err == -EACCES || err == -EPERM) {
 		fprintf(stderr, "%s %s: not permitted to reach the lethe daemon at %s (root only)\n", ld_prog,

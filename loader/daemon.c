@@ -171,6 +171,12 @@ static json_object *err_not_ours(pid_t pid)
 static json_object *op_checkpoint(struct daemon *d, const struct ld_request *req)
 {
 	struct lethe_opts opts = { .rearm = LETHE_REARM_AUTO, .verify_always = req->verify };
+	const char *protect[LD_PROTECT_MAX];
+
+	for (size_t i = 0; i < req->nprotect; i++)
+		protect[i] = req->protect[i];
+	opts.protect = protect;
+	opts.nprotect = req->nprotect;
 	struct lethe_sandbox *s = NULL;
 	struct sbx *x;
 	json_object *r;

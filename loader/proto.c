@@ -103,7 +103,8 @@ int ld_request_parse(const char *line, struct ld_request *req, char *why, size_t
 	{
 		(void)val;
 		if (strcmp(key, "op") && !(ld_op_needs_pid(req->op) && !strcmp(key, "pid")) &&
-		    !(ld_op_takes_verify(req->op) && !strcmp(key, "verify"))) {
+		    !(ld_op_takes_verify(req->op) && !strcmp(key, "verify")) &&
+		    !(req->op == LD_OP_CHECKPOINT && !strcmp(key, "protect"))) {
 			err = fail(why, whylen, "unknown field '%.64s' for op %s", key, name);
 			goto out;
 		}
@@ -132,6 +133,24 @@ int ld_request_parse(const char *line, struct ld_request *req, char *why, size_t
 		}
 		req->verify = json_object_get_boolean(v);
 	}
+	if (json_object_object_get_ex(o, "protect", &v)) {
+		size_t n;
+
+		if (!json_object_is_type(v, json_type_array) || (n = json_object_array_length(v)) > LD_PROTECT_MAX) {
+			err = fail(why, whylen, "\"protect\" must be a list of at most %d paths", LD_PROTECT_MAX);
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			const char *path = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+
+			if (!path || path[0] != '/' || strlen(path) >= LD_PROTECT_LEN) {
+				err = fail(why, whylen, "\"protect\" entries must be absolute paths");
+				goto out;
+			}
+			strcpy(req->protect[req->nprotect++], path);
+		}
+	}
 out:
 	json_object_put(o);
 	return err;
@@ -148,6 +167,13 @@ json_object *ld_request_to_json(const struct ld_request *req)
 		json_object_object_add(o, "pid", json_object_new_int(req->pid));
 	if (ld_op_takes_verify(req->op))
 		json_object_object_add(o, "verify", json_object_new_boolean(req->verify));
+	if (req->nprotect) {
+		json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < req->nprotect; i++)
+			json_object_array_add(a, json_object_new_string(req->protect[i]));
+		json_object_object_add(o, "protect", a);
+	}
 	return o;
 }
 

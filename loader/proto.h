@@ -25,10 +25,16 @@ enum ld_op {
 	LD_OP_MAX,
 };
 
+#define LD_PROTECT_MAX 8
+#define LD_PROTECT_LEN 1024
+
 struct ld_request {
 	enum ld_op op;
 	pid_t pid; /* 0 for status */
 	bool verify;
+	/* checkpoint: directories whose files belong to the sandbox ("protect":[abs paths]) */
+	char protect[LD_PROTECT_MAX][LD_PROTECT_LEN];
+	size_t nprotect;
 };
 
 /* Name of op as it appears on the wire; "unknown" when out of range. */
@@ -41,7 +47,8 @@ bool ld_op_takes_verify(enum ld_op op);
 /*
  * Parse and validate one request line (without its newline). Returns 0 and *req,
  * or -EINVAL with a one-line reason in why (not JSON, not an object, unknown op,
- * missing or non-integer pid, pid out of range, non-boolean verify, unknown field).
+ * missing or non-integer pid, pid out of range, non-boolean verify, unknown field, a
+ * "protect" that is not a list of at most LD_PROTECT_MAX absolute paths).
  */
 int ld_request_parse(const char *line, struct ld_request *req, char *why, size_t whylen);
 

@@ -437,6 +437,9 @@ static int layers_take(struct lethe_sandbox *s)
 		}
 		s->nlayers++;
 	}
+	/* the caller's strings are not ours to keep */
+	s->opts.protect = NULL;
+	s->opts.nprotect = 0;
 	return 0;
 }
 

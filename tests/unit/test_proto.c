@@ -271,7 +271,41 @@ static void test_proto_linebuf_bounded(void)
 	ld_linebuf_free(&lb);
 }
 
-UNIT_SUITE(proto, UNIT_CASE(test_proto_parse_every_op), UNIT_CASE(test_proto_parse_malformed),
+static void test_proto_parse_protect(void)
+{
+	struct ld_request r, back;
+	json_object *o;
+	char why[128];
+
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"checkpoint\",\"pid\":7,\"protect\":[\"/srv/a\",\"/tmp\"]}", &r,
+					 why, sizeof(why)),
+			0);
+	CU_ASSERT_EQUAL(r.nprotect, 2);
+	CU_ASSERT_STRING_EQUAL(r.protect[0], "/srv/a");
+	CU_ASSERT_STRING_EQUAL(r.protect[1], "/tmp");
+	/* it survives the client's serialisation */
+	o = ld_request_to_json(&r);
+	CU_ASSERT_EQUAL(ld_request_parse(json_object_to_json_string(o), &back, why, sizeof(why)), 0);
+	CU_ASSERT_EQUAL(back.nprotect, 2);
+	CU_ASSERT_STRING_EQUAL(back.protect[1], "/tmp");
+	json_object_put(o);
+	/* not a list, a relative path, too many, or on another op */
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"checkpoint\",\"pid\":7,\"protect\":\"/srv\"}", &r, why,
+					 sizeof(why)),
+			-EINVAL);
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"checkpoint\",\"pid\":7,\"protect\":[\"srv\"]}", &r, why,
+					 sizeof(why)),
+			-EINVAL);
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"checkpoint\",\"pid\":7,\"protect\":[\"/1\",\"/2\",\"/3\","
+					 "\"/4\",\"/5\",\"/6\",\"/7\",\"/8\",\"/9\"]}",
+					 &r, why, sizeof(why)),
+			-EINVAL);
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"rewind\",\"pid\":7,\"protect\":[\"/srv\"]}", &r, why,
+					 sizeof(why)),
+			-EINVAL);
+}
+
+UNIT_SUITE(proto, UNIT_CASE(test_proto_parse_protect), UNIT_CASE(test_proto_parse_every_op), UNIT_CASE(test_proto_parse_malformed),
 	   UNIT_CASE(test_proto_parse_reason_names_the_problem), UNIT_CASE(test_proto_request_roundtrip),
 	   UNIT_CASE(test_proto_response_parse), UNIT_CASE(test_proto_rewind_stats_roundtrip),
 	   UNIT_CASE(test_proto_linebuf_split), UNIT_CASE(test_proto_linebuf_bounded))

@@ -55,7 +55,7 @@ BENCHES := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 PREFIX ?= /usr/local
 
-.PHONY: all test test-unit test-bpf test-e2e clean install demo bench
+.PHONY: all test test-unit test-bpf test-e2e clean install demo bench kernel-test
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -131,6 +131,10 @@ demo: $(LETHE) $(DEMOS)
 
 test: all
 	./scripts/run-tests.sh
+
+# lethe_kp.ko built against Debian's 6.1 kernel and tested in a QEMU (TCG) guest
+kernel-test:
+	./tests/kpatch/run.sh
 
 install: $(LETHE)
 	install -D -m 0755 $(LETHE) $(DESTDIR)$(PREFIX)/bin/lethe

@@ -66,6 +66,7 @@ run_cunit unit timeout 600 "$B/tests/unit_runner"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_cunit unit-asan timeout 900 "$B/tests/unit_runner_san"
 run_counted bpf timeout 600 "$B/tests/bpf_runner"
 run_counted e2e ./tests/e2e/run.sh
+run_counted kpatch timeout 900 ./tests/kpatch/run.sh
 
 rm -rf "$log"
 echo "$pass passed, $fail failed"

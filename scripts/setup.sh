@@ -8,6 +8,7 @@ pkgs=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libcunit1-dev libjson-c-dev
 	python3 util-linux procps
+	qemu-system-x86 busybox-static cpio
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -39,6 +39,7 @@ json_object *ld_rewind_to_json(const struct lethe_rewind_stats *st)
 	json_object_object_add(o, "epoch_flags", json_object_new_int64(st->epoch_flags));
 	json_object_object_add(o, "full_compare", json_object_new_boolean(st->full_compare));
 	json_object_object_add(o, "rearm", json_object_new_string(st->rearm ? st->rearm : "none"));
+	json_object_object_add(o, "copy", json_object_new_string(st->copy ? st->copy : "none"));
 	json_object_object_add(o, "verify", json_object_new_string(verify_str(st->verified)));
 	json_object_object_add(o, "verify_mismatches", json_object_new_int64(st->verify_mismatches));
 	json_object_object_add(o, "reason", json_object_new_string(lethe_reason_str(st->reason)));

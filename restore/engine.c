@@ -24,6 +24,7 @@
 #include "loader/trace.h"
 #include "loader/tracker.h"
 #include "lethe/lethe.h"
+#include "copy_dev.h"
 #include "fds.h"
 #include "files.h"
 #include "inject/inject.h"
@@ -100,6 +101,7 @@ struct lethe_sandbox {
 	pid_t *children0; /* the target's children at checkpoint */
 	size_t nchildren0;
 	int cwd_fd; /* O_PATH of the checkpoint's working directory, held by us */
+	int dev_fd; /* /dev/lethe when the kernel helper is loaded, else -1 */
 	dev_t cwd_dev;
 	ino_t cwd_ino;
 	struct rs_range *ever; /* LETHE_REARM_EVER: every range restored since checkpoint */
@@ -520,6 +522,8 @@ static void sandbox_free(struct lethe_sandbox *s)
 	rs_saved_free(&s->saved);
 	if (s->cwd_fd >= 0)
 		close(s->cwd_fd);
+	if (s->dev_fd >= 0)
+		close(s->dev_fd);
 	for (size_t i = 0; i < s->nlayers; i++)
 		rs_layer_free(s->layers[i]);
 	free(s->layers);
@@ -553,6 +557,10 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 		return -ENOMEM;
 	s->pid = pid;
 	s->cwd_fd = -1;
+	/* the kernel helper copies in one step where it is loaded and speaks our ABI */
+	s->dev_fd = rs_copy_dev_open();
+	if (s->dev_fd < 0 && s->dev_fd != -ENOENT)
+		pr_info("/dev/lethe unusable (%s): copying with process_vm_readv/writev", strerror(-s->dev_fd));
 	if (opts)
 		s->opts = *opts;
 	s->buf = malloc(COPY_BUF);
@@ -923,6 +931,20 @@ static int copy_ranges(struct lethe_sandbox *s, const struct rs_range *r, size_t
 
 	if (!b)
 		return -ENOMEM;
+	if (s->dev_fd >= 0) {
+		uint64_t bytes = 0;
+
+		st->copy = "kpatch";
+		err = rs_copy_dev_ranges(s->dev_fd, s->pid, s->twin, r, n, &bytes);
+		st->bytes_restored += bytes;
+		if (!err) {
+			free(b);
+			return 0;
+		}
+		/* the copy is idempotent: redo all of it the portable way */
+		pr_warn("/dev/lethe rollback of %d failed (%s): copying with process_vm", s->pid, strerror(-err));
+	}
+	st->copy = "process_vm";
 	err = rs_iov_batch_init(b, r, n, s->buf, COPY_BUF);
 	while (!err && (cnt = rs_iov_batch_next(b)) > 0) {
 		ssize_t rd = process_vm_readv(s->twin, b->local, cnt, b->remote, cnt, 0);

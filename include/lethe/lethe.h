@@ -77,6 +77,7 @@ struct lethe_rewind_stats {
 	bool files_full_diff; /* file tracking was not trusted: whole layers compared */
 	uint64_t epoch_flags; /* LETHE_EPOCH_* seen by the tracker */
 	const char *rearm; /* the re-arm method that ran */
+	const char *copy; /* the copy path that ran: "kpatch" (/dev/lethe) or "process_vm" */
 	int verified; /* -1 not run, 0 passed, 1 failed */
 	uint64_t verify_mismatches; /* pages (or items) that differed */
 	bool full_compare; /* tracking was not trusted (lost events, GUP writes): every page compared */

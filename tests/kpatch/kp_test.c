@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "lethe/dev.h"
+#include "restore/copy_dev.h"
 
 #define PG 4096
 #define NPG 16
@@ -142,6 +143,36 @@ int main(void)
 	CHECK(rollback(fd, target, twin, addrs, NPG, &done) == 0 && done == NPG, "rollback: done %u", done);
 	CHECK(pages_are(target, 'A'), "target pages equal the twin's after rollback");
 	CHECK(pages_are(twin, 'A'), "twin untouched");
+
+	/* the restorer's backend: ranges, not pages; first dirty the target again */
+	{
+		struct rs_range rg[2] = { { (uint64_t)(uintptr_t)area, 4 * PG },
+					  { (uint64_t)(uintptr_t)area + 8 * PG, 8 * PG } };
+		uint64_t bytes = 0;
+		int dfd = rs_copy_dev_open();
+		char path[64];
+		int mfd;
+
+		snprintf(path, sizeof(path), "/proc/%d/mem", target);
+		mfd = open(path, O_RDWR);
+		for (int i = 0; i < NPG; i++)
+			CHECK(pwrite(mfd, "B", 1, (off_t)(uintptr_t)area + (off_t)i * PG) == 1, "dirty page %d", i);
+		close(mfd);
+		CHECK(dfd >= 0, "rs_copy_dev_open: %d", dfd);
+		CHECK(rs_copy_dev_ranges(dfd, target, twin, rg, 2, &bytes) == 0 && bytes == 12 * PG,
+		      "rs_copy_dev_ranges: %llu bytes", (unsigned long long)bytes);
+		/* pages 4..7 were not in the ranges: still dirty, the others clean */
+		mfd = open(path, O_RDONLY);
+		for (int i = 0; i < NPG; i++) {
+			char c = 0;
+
+			CHECK(pread(mfd, &c, 1, (off_t)(uintptr_t)area + (off_t)i * PG) == 1 &&
+				      c == ((i >= 4 && i < 8) ? 'B' : 'A'),
+			      "page %d after range rollback: %c", i, c);
+		}
+		close(mfd);
+		close(dfd);
+	}
 
 	/* an unmapped page stops the call there and says how far it got */
 	addrs[NPG] = 0x10000;

@@ -29,7 +29,7 @@ echo "ccflags-y := -I$top/include" >>"$work/mod/Kbuild"
 make -s -C "$HDR" M="$work/mod" modules 2>&1 | grep -v "Skipping BTF" || true
 [ -f "$work/mod/lethe_kp.ko" ]
 
-gcc -O2 -static -Wall -Wextra -Werror -Iinclude -o "$work/kp_test" tests/kpatch/kp_test.c
+gcc -O2 -static -Wall -Wextra -Werror -Iinclude -I. -o "$work/kp_test" tests/kpatch/kp_test.c restore/copy_dev.c
 
 ir=$work/initramfs
 rm -rf "$ir" && mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev"

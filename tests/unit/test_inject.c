@@ -144,8 +144,13 @@ static bool maps_has(pid_t pid, unsigned long addr)
 	f = fopen(path, "re");
 	if (!f)
 		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strtoul(line, NULL, 16) == addr;
+	/* containment, not start: the kernel may merge the new vma with an anon neighbour */
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx", &start, &end) == 2)
+			found = addr >= start && addr < end;
+	}
 	fclose(f);
 	return found;
 }

@@ -9,6 +9,7 @@ pkgs=(
 	libcunit1-dev libjson-c-dev
 	python3 util-linux procps
 	qemu-system-x86 busybox-static cpio
+	runc debootstrap
 )
 
 if [ "$(id -u)" -ne 0 ]; then

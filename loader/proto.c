@@ -270,7 +270,8 @@ int ld_rewind_from_json(json_object *o, struct lethe_rewind_stats *st)
 		uint64_t *v;
 	} phases[] = {
 		{ "stop", &st->us_stop },     { "drain", &st->us_drain },   { "tasks", &st->us_tasks },
-		{ "layout", &st->us_layout }, { "copy", &st->us_copy },	    { "fds", &st->us_fds },
+		{ "layout", &st->us_layout }, { "copy", &st->us_copy },	    { "files", &st->us_files },
+		{ "fds", &st->us_fds },
 		{ "verify", &st->us_verify }, { "rearm", &st->us_rearm },   { "regs", &st->us_regs },
 		{ "resume", &st->us_resume }, { "total", &st->us_total },
 	};
@@ -282,7 +283,8 @@ int ld_rewind_from_json(json_object *o, struct lethe_rewind_stats *st)
 		{ "mappings_undone", &st->mappings_undone }, { "tasks_killed", &st->tasks_killed },
 		{ "threads_ended", &st->threads_ended },   { "fds_closed", &st->fds_closed },
 		{ "fds_restored", &st->fds_restored },	   { "epoch_flags", &st->epoch_flags },
-		{ "verify_mismatches", &st->verify_mismatches },
+		{ "verify_mismatches", &st->verify_mismatches }, { "cgroup_killed", &st->cgroup_killed },
+		{ "pages_tracked", &st->pages_tracked }, { "files_restored", &st->files_restored },
 	};
 	const char *verify, *reason;
 	json_object *ph;

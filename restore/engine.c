@@ -27,6 +27,8 @@
 #include "copy_dev.h"
 #include "fds.h"
 #include "files.h"
+#include "layers.h"
+#include "loader/container.h"
 #include "inject/inject.h"
 #include "iov.h"
 #include "layout.h"
@@ -96,11 +98,18 @@ struct lethe_sandbox {
 	uint64_t dup_pages; /* pages restored since the twin was forked: memory it duplicates */
 	bool layout_changed; /* this epoch: mappings may have lost their uffd registration */
 	struct rs_saved_set saved; /* shared / dontfork / wipeonfork memory, copied at checkpoint */
-	struct rs_layer **layers; /* protected directories */
-	size_t nlayers;
+	struct rs_layer_set layers; /* protected directories, container layers */
+	char *cgroup; /* every process in it belongs to the sandbox */
+	pid_t *cgroup0; /* its processes at checkpoint */
+	size_t ncgroup0;
+	struct lethe_file_result *fres; /* the last rewind's files ... */
+	size_t nfres;
+	struct lethe_task_result *tres; /* ... and tasks */
+	size_t ntres;
 	pid_t *children0; /* the target's children at checkpoint */
 	size_t nchildren0;
 	int cwd_fd; /* O_PATH of the checkpoint's working directory, held by us */
+	char *cwd_path; /* the same as the target names it (its root, its mounts) */
 	int dev_fd; /* /dev/lethe when the kernel helper is loaded, else -1 */
 	dev_t cwd_dev;
 	ino_t cwd_ino;
@@ -320,13 +329,17 @@ static void twin_kill(struct lethe_sandbox *s, pid_t twin, bool ours, struct inj
 {
 	int status;
 
+	pid_t seen;
+
 	if (twin <= 0)
 		return;
+	/* the target names its child in its own pid namespace (a container's init) */
+	seen = !ours && c ? rs_proc_pid_in_ns_of(twin, s->pid) : -1;
 	kill(twin, SIGKILL);
 	/* as its tracer we reap it either way; a real parent other than us also must */
 	waitpid(twin, &status, __WALL);
-	if (!ours && c) {
-		unsigned long a[6] = { P_PID, (unsigned long)twin, 0, WEXITED | __WALL, 0, 0 };
+	if (seen > 0) {
+		unsigned long a[6] = { P_PID, (unsigned long)seen, 0, WEXITED | __WALL, 0, 0 };
 		long ret;
 
 		inj_syscall(c, SYS_waitid, a, &ret);
@@ -360,6 +373,7 @@ static int snapshot_threads(struct lethe_sandbox *s)
 static int inject_checked(struct inj_ctl *c, long nr, unsigned long a0, unsigned long a1, unsigned long a2,
 			  unsigned long a3, unsigned long a4, unsigned long a5, long *ret);
 static int list_children(pid_t pid, pid_t **out, size_t *n);
+static bool pid_in(const pid_t *v, size_t n, pid_t pid);
 
 static int cwd_take(struct lethe_sandbox *s)
 {
@@ -372,7 +386,48 @@ static int cwd_take(struct lethe_sandbox *s)
 		return -errno;
 	s->cwd_dev = sb.st_dev;
 	s->cwd_ino = sb.st_ino;
+	{
+		char buf[PATH_MAX];
+		ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+
+		/* absent when it cannot be named ("(deleted)", unreachable): pidfd route only */
+		if (n > 0 && buf[0] == '/') {
+			buf[n] = 0;
+			s->cwd_path = strdup(buf);
+		}
+	}
 	return 0;
+}
+
+/*
+ * The target chdir()s to cwd_path, written for the call onto its stack below
+ * the red zone, where nothing lives while it is stopped; the bytes there are put
+ * back after. For a target that cannot see our pid (a container's).
+ */
+static int cwd_restore_by_path(struct lethe_sandbox *s, struct inj_ctl *c)
+{
+	size_t len = strlen(s->cwd_path) + 1;
+	struct user_regs_struct r;
+	char save[PATH_MAX];
+	struct iovec local, remote;
+	unsigned long addr;
+	long ret;
+	int err;
+
+	inj_ctl_get_orig(c, &r);
+	addr = (r.rsp - 256 - len) & ~15UL;
+	local = (struct iovec){ save, len };
+	remote = (struct iovec){ (void *)addr, len };
+	if (process_vm_readv(s->pid, &local, 1, &remote, 1, 0) != (ssize_t)len)
+		return errno ? -errno : -EIO;
+	local.iov_base = s->cwd_path;
+	if (process_vm_writev(s->pid, &local, 1, &remote, 1, 0) != (ssize_t)len)
+		return errno ? -errno : -EIO;
+	err = inject_checked(c, SYS_chdir, addr, 0, 0, 0, 0, 0, &ret);
+	local.iov_base = save;
+	if (process_vm_writev(s->pid, &local, 1, &remote, 1, 0) != (ssize_t)len && !err)
+		err = errno ? -errno : -EIO;
+	return err;
 }
 
 static bool cwd_moved(const struct lethe_sandbox *s)
@@ -386,8 +441,9 @@ static bool cwd_moved(const struct lethe_sandbox *s)
 
 /*
  * Put the checkpoint's working directory back: the target takes our O_PATH fd
- * of it with pidfd_getfd (injected, integers only) and fchdir()s there. This
- * needs our pid to be visible to it: not across pid namespaces (containers).
+ * of it with pidfd_getfd (injected, integers only) and fchdir()s there. That
+ * needs our pid to be visible to it; across pid namespaces (containers) it
+ * chdir()s by path instead. Either way the result is checked by inode.
  */
 static int cwd_restore(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_rewind_stats *st)
 {
@@ -396,6 +452,10 @@ static int cwd_restore(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_
 
 	if (!cwd_moved(s))
 		return 0;
+	if (rs_proc_pid_in_ns_of(getpid(), s->pid) != getpid() && s->cwd_path) {
+		err = cwd_restore_by_path(s, c);
+		goto check;
+	}
 	err = inject_checked(c, SYS_pidfd_open, getpid(), 0, 0, 0, 0, 0, &pfd);
 	if (!err)
 		err = inject_checked(c, SYS_pidfd_getfd, pfd, s->cwd_fd, 0, 0, 0, 0, &nfd);
@@ -405,6 +465,7 @@ static int cwd_restore(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_
 		inject_checked(c, SYS_close, nfd, 0, 0, 0, 0, 0, &ret);
 	if (pfd >= 0)
 		inject_checked(c, SYS_close, pfd, 0, 0, 0, 0, 0, &ret);
+check:
 	if (!err && cwd_moved(s))
 		err = -EIO;
 	if (err) {
@@ -415,74 +476,74 @@ static int cwd_restore(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_
 	return 0;
 }
 
-/* Snapshot every protected directory (while the target is stopped). */
+/* Snapshot every layer (while the target is stopped); the caller's strings are not kept. */
 static int layers_take(struct lethe_sandbox *s)
 {
-	const char *base = s->opts.store_dir ? s->opts.store_dir : "/var/lib/lethe";
+	int err = rs_layers_take(&s->layers, &s->opts, s->pid, s->opts.store_dir ? s->opts.store_dir : "/var/lib/lethe");
 
-	if (!s->opts.nprotect)
-		return 0;
-	s->layers = calloc(s->opts.nprotect, sizeof(*s->layers));
-	if (!s->layers)
-		return -ENOMEM;
-	if (mkdir(base, 0700) && errno != EEXIST)
-		return -errno;
-	for (size_t i = 0; i < s->opts.nprotect; i++) {
-		char store[4096];
-		int err;
-
-		snprintf(store, sizeof(store), "%s/%d.%zu", base, (int)s->pid, i);
-		err = rs_layer_snapshot(s->opts.protect[i], store, &s->layers[i]);
-		if (err) {
-			pr_err("cannot snapshot %s: %s", s->opts.protect[i], strerror(-err));
-			return err;
-		}
-		s->nlayers++;
-	}
-	/* the caller's strings are not ours to keep */
 	s->opts.protect = NULL;
 	s->opts.nprotect = 0;
-	return 0;
+	s->opts.layers = NULL;
+	s->opts.nlayers = 0;
+	return err;
+}
+
+/* A path the tracker could not name: only a full diff can cover it. */
+static bool unnamed_path(const struct ld_trace *t)
+{
+	for (size_t i = 0; i < t->nfiles; i++)
+		if (t->files[i].path[0] != '/')
+			return true;
+	return false;
 }
 
 /*
- * Put protected files back: exactly the paths the tracker saw touched, or, when
- * it lost records, a full diff of every layer. Synchronous: the target is stopped.
+ * Put files back: exactly the paths the tracker saw touched, or, when it lost
+ * records, a full diff of every layer. Synchronous: the target is stopped.
+ * The per-path result (with a copy of the path) outlives the trace's reset.
  */
 static int layers_restore(struct lethe_sandbox *s, struct lethe_rewind_stats *st)
 {
-	const char *rel;
-	bool changed;
-	long n;
+	const struct ld_trace *t = &s->trace;
+	bool full = (st->epoch_flags & LETHE_EPOCH_LOST) || unnamed_path(t);
 	int err;
 
-	if (!s->nlayers)
+	if (!t->nfiles && !full)
 		return 0;
-	st->files_full_diff = st->epoch_flags & LETHE_EPOCH_LOST;
-	for (size_t l = 0; l < s->nlayers; l++) {
-		if (st->files_full_diff) {
-			n = rs_layer_restore_all(s->layers[l]);
-			if (n < 0)
-				goto fail;
-			st->files_restored += n;
-			continue;
-		}
-		for (size_t i = 0; i < s->trace.nfiles; i++) {
-			if (!rs_layer_contains(s->layers[l], s->trace.files[i].path, &rel))
-				continue;
-			err = rs_layer_restore_path(s->layers[l], rel, &changed);
-			if (err) {
-				n = err;
-				goto fail;
-			}
-			st->files_restored += changed;
-		}
-	}
-	return 0;
-fail:
-	pr_err("restoring the files of %d failed: %s", s->pid, strerror((int)-n));
-	st->reason = LETHE_REASON_FILES_FAILED;
-	return -ENOTRECOVERABLE;
+	s->fres = calloc(t->nfiles + 1, sizeof(*s->fres));
+	if (!s->fres)
+		return -ENOMEM;
+	err = rs_layers_restore(&s->layers, t->files, t->nfiles, full, s->fres, st);
+	for (size_t i = 0; i < t->nfiles; i++)
+		s->fres[i].path = strdup(t->files[i].path) ?: "?";
+	s->nfres = t->nfiles;
+	st->files = s->fres;
+	st->nfiles = t->nfiles;
+	return err;
+}
+
+static void results_free(struct lethe_sandbox *s)
+{
+	for (size_t i = 0; i < s->nfres; i++)
+		if (strcmp(s->fres[i].path, "?"))
+			free((char *)s->fres[i].path);
+	free(s->fres);
+	free(s->tres);
+	s->fres = NULL;
+	s->tres = NULL;
+	s->ntres = 0;
+	s->nfres = 0;
+}
+
+/* Remember a task the rewind removed, for the report. */
+static void task_result(struct lethe_sandbox *s, pid_t pid, pid_t tgid, bool thread, bool cgroup_only)
+{
+	struct lethe_task_result *n = realloc(s->tres, (s->ntres + 1) * sizeof(*n));
+
+	if (!n)
+		return;
+	s->tres = n;
+	n[s->ntres++] = (struct lethe_task_result){ .pid = pid, .tgid = tgid, .thread = thread, .cgroup_only = cgroup_only };
 }
 
 /* Register and write-protect every tracked mapping of the snapshot again. */
@@ -522,11 +583,13 @@ static void sandbox_free(struct lethe_sandbox *s)
 	rs_saved_free(&s->saved);
 	if (s->cwd_fd >= 0)
 		close(s->cwd_fd);
+	free(s->cwd_path);
 	if (s->dev_fd >= 0)
 		close(s->dev_fd);
-	for (size_t i = 0; i < s->nlayers; i++)
-		rs_layer_free(s->layers[i]);
-	free(s->layers);
+	rs_layers_free(&s->layers);
+	results_free(s);
+	free(s->cgroup);
+	free(s->cgroup0);
 	rs_maps_free(&s->maps);
 	rs_fdtable_free(&s->fds);
 	if (s->uffd_on)
@@ -592,6 +655,17 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 	err = cwd_take(s);
 	if (!err)
 		err = layers_take(s);
+	if (!err && s->opts.cgroup) {
+		s->cgroup = strdup(s->opts.cgroup);
+		err = s->cgroup ? ld_cgroup_procs(s->cgroup, &s->cgroup0, &s->ncgroup0) : -ENOMEM;
+		if (err)
+			pr_err("cannot list cgroup %s: %s", s->opts.cgroup, strerror(-err));
+		else if (!pid_in(s->cgroup0, s->ncgroup0, pid))
+			pr_warn("pid %d is not in cgroup %s", pid, s->cgroup);
+		else if (s->ncgroup0 > 1)
+			pr_info("cgroup %s holds %zu other processes: kept, not rewound", s->cgroup, s->ncgroup0 - 1);
+		s->opts.cgroup = NULL;
+	}
 	if (!err)
 		err = list_children(pid, &s->children0, &s->nchildren0);
 	if (err)
@@ -680,19 +754,20 @@ static bool has_new_threads(const struct lethe_sandbox *s)
 	return false;
 }
 
-/* Kill processes created since the checkpoint; make the target reap its own. */
 /* Kill one process created since the checkpoint and make sure it is reaped. */
 static int kill_task(struct lethe_sandbox *s, struct inj_ctl *c, pid_t pid, struct lethe_rewind_stats *st)
 {
-	pid_t ppid = parent_of(pid);
+	pid_t ppid = parent_of(pid), seen;
 	int status;
 
 	if (ppid < 0 || pid == s->twin)
 		return 0; /* gone and reaped already, or our own snapshot */
+	seen = ppid == s->pid ? rs_proc_pid_in_ns_of(pid, s->pid) : -1;
 	if (kill(pid, SIGKILL) == 0)
 		st->tasks_killed++;
-	if (ppid == s->pid) {
-		unsigned long a[6] = { P_PID, (unsigned long)pid, 0, WEXITED | __WALL, 0, 0 };
+	if (ppid == s->pid && seen > 0) {
+		/* the pid as the target knows it: they differ inside a container */
+		unsigned long a[6] = { P_PID, (unsigned long)seen, 0, WEXITED | __WALL, 0, 0 };
 		long ret;
 
 		return inj_syscall(c, SYS_waitid, a, &ret);
@@ -784,6 +859,53 @@ static int remove_new_tasks(struct lethe_sandbox *s, struct inj_ctl *c, struct l
 		free(kids);
 	}
 	return err;
+}
+
+/*
+ * Processes in the sandbox's cgroup that were not there at checkpoint: one that
+ * left the target's tree (double fork), or that the tracker missed. Killed in
+ * rounds until none is left, since one may fork while we kill.
+ */
+static int sweep_cgroup(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_rewind_stats *st)
+{
+	for (int round = 0; round < 64; round++) {
+		size_t n, extra = 0;
+		pid_t *now;
+		int err = ld_cgroup_procs(s->cgroup, &now, &n);
+
+		if (err) {
+			pr_err("cannot list cgroup %s: %s", s->cgroup, strerror(-err));
+			st->reason = LETHE_REASON_TASKS_FAILED;
+			return -ENOTRECOVERABLE;
+		}
+		for (size_t i = 0; i < n && !err; i++) {
+			pid_t pid = now[i];
+			bool known = false;
+
+			if (pid == s->twin || pid_in(s->cgroup0, s->ncgroup0, pid))
+				continue;
+			/* a zombie some other parent will reap holds nothing */
+			if (proc_state(pid) == 'Z' && parent_of(pid) != s->pid)
+				continue;
+			extra++;
+			for (size_t j = 0; j < s->ntres; j++)
+				known |= s->tres[j].pid == pid;
+			if (!known)
+				task_result(s, pid, pid, false, true);
+			st->cgroup_killed++;
+			err = kill_task(s, c, pid, st);
+		}
+		free(now);
+		if (err) {
+			st->reason = LETHE_REASON_TASKS_FAILED;
+			return -ENOTRECOVERABLE;
+		}
+		if (!extra)
+			return 0;
+	}
+	pr_err("processes keep appearing in cgroup %s", s->cgroup);
+	st->reason = LETHE_REASON_TASKS_FAILED;
+	return -ENOTRECOVERABLE;
 }
 
 /* New threads are told to exit; a vanished original thread cannot be rewound. */
@@ -1291,14 +1413,10 @@ static long verify_rest(struct lethe_sandbox *s)
 			free(kids);
 		}
 	}
-	for (size_t i = 0; i < s->nlayers; i++) {
-		long d = rs_layer_diff_count(s->layers[i]);
+	{
+		long d = rs_layers_diff_count(&s->layers);
 
-		if (d) {
-			pr_err("verify: %ld paths of %s differ from the snapshot", d < 0 ? 1 : d,
-			       rs_layer_root(s->layers[i]));
-			bad += d < 0 ? 1 : d;
-		}
+		bad += d < 0 ? 1 : d;
 	}
 	if (s->proc.n != s->nthreads) {
 		pr_err("verify: %d has %zu threads, snapshot %zu", s->pid, s->proc.n, s->nthreads);
@@ -1358,6 +1476,7 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	int err;
 
 	memset(st, 0, sizeof(*st));
+	results_free(s);
 	st->verified = -1;
 	st->rearm = lethe_rearm_str(s->opts.rearm);
 	verify |= s->opts.verify_always;
@@ -1408,9 +1527,16 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	}
 
 	t = now_us();
+	for (size_t i = 0; i < s->trace.ntasks; i++)
+		task_result(s, s->trace.tasks[i].pid, s->trace.tasks[i].tgid, s->trace.tasks[i].thread, false);
 	err = end_new_threads(s, st);
 	if (!err)
 		err = remove_new_tasks(s, c, st);
+	if (!err && s->cgroup)
+		err = sweep_cgroup(s, c, st);
+	st->tasks = s->tres;
+	st->ntasks = s->ntres;
+	st->pages_tracked = s->trace.ndirty;
 	st->us_tasks = now_us() - t;
 	if (err)
 		goto fail;
@@ -1438,9 +1564,11 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 
 	/* the fd table is read only when the tracker saw it change (two /proc walks) */
 	t = now_us();
-	err = cwd_restore(s, c, st);
+	err = layers_restore(s, st);
+	st->us_files = now_us() - t;
+	t = now_us();
 	if (!err)
-		err = layers_restore(s, st);
+		err = cwd_restore(s, c, st);
 	if (!err && (verify || (st->epoch_flags & (LETHE_EPOCH_FD_CHANGE | LETHE_EPOCH_LOST))))
 		err = restore_fds(s, c, st);
 	st->us_fds = now_us() - t;

@@ -627,6 +627,22 @@ static void free_mem(struct rs_layer *l)
 	free(l);
 }
 
+static bool proc_path(const char *p)
+{
+	return !strncmp(p, "/proc/", 6);
+}
+
+/* A copy of p without trailing slashes ("/" stays "/"). */
+static char *strip_slashes(const char *p)
+{
+	char *c = strdup(p);
+	size_t n = c ? strlen(c) : 0;
+
+	while (n > 1 && c[n - 1] == '/')
+		c[--n] = 0;
+	return c;
+}
+
 int rs_layer_snapshot(const char *root, const char *store_dir, struct rs_layer **out)
 {
 	struct rs_layer *l;
@@ -640,7 +656,8 @@ int rs_layer_snapshot(const char *root, const char *store_dir, struct rs_layer *
 	if (!l)
 		return -ENOMEM;
 	l->root_fd = l->store_fd = -1;
-	l->root = realpath(root, NULL);
+	/* /proc/PID/root/... goes into another mount namespace: keep it as given */
+	l->root = proc_path(root) ? strip_slashes(root) : realpath(root, NULL);
 	l->store_dir = strdup(store_dir);
 	if (!l->root || !l->store_dir) {
 		err = l->root ? -ENOMEM : -errno;
@@ -661,7 +678,7 @@ int rs_layer_snapshot(const char *root, const char *store_dir, struct rs_layer *
 		err = -errno;
 		goto fail;
 	}
-	{
+	if (!proc_path(root)) {
 		/* a store inside the tree would be snapshotted, then removed as an extra */
 		char *real = realpath(store_dir, NULL);
 
@@ -1000,46 +1017,36 @@ static int canon(const char *rel, char *out, size_t size)
 	return 0;
 }
 
-int rs_layer_restore_path(struct rs_layer *l, const char *rel, bool *changed)
+/*
+ * Put the metadata (times, xattrs, mode, owner) of directory entry e back when its
+ * inode survived: a create or unlink below it moved its mtime, and an overlayfs
+ * copy-up below it may have marked it (trusted.overlay.impure).
+ */
+static int fix_dir_meta(struct rs_layer *l, struct ent *e)
 {
-	char path[PATH_MAX];
+	const char *name;
+	int pfd, err;
+
+	if (!*e->rel)
+		return fix_inplace(l, e, l->root_fd, ".");
+	if (classify(l, e) != ST_INPLACE)
+		return 0;
+	pfd = open_parent(l, e->rel, &name);
+	if (pfd < 0)
+		return pfd;
+	err = fix_inplace(l, e, pfd, name);
+	close(pfd);
+	return err;
+}
+
+/* Remove path (not in the snapshot) if it exists; *gone says whether it did. */
+static int remove_extra(struct rs_layer *l, const char *path, bool *gone)
+{
 	const char *name;
 	struct stat st;
-	struct ent *e;
-	int err, st8, pfd;
+	int pfd, err = 0;
 
-	if (changed)
-		*changed = false;
-	err = canon(rel, path, sizeof(path));
-	if (err)
-		return err;
-	/* ancestors first: each one that was a directory must be that directory again */
-	for (char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
-		*s = 0;
-		e = lookup(l, path);
-		st8 = e && S_ISDIR(e->mode) ? classify(l, e) : ST_SAME;
-		*s = '/';
-		if (!e || !S_ISDIR(e->mode))
-			break;
-		if (st8 < 0)
-			return st8;
-		if (st8 == ST_RECREATE) {
-			err = restore_ent(l, e - l->e, st8);
-			if (err)
-				return err;
-			if (changed)
-				*changed = true;
-		}
-	}
-	e = lookup(l, path);
-	if (e) {
-		st8 = classify(l, e);
-		if (st8 <= ST_SAME)
-			return st8;
-		if (changed)
-			*changed = true;
-		return restore_ent(l, e - l->e, st8);
-	}
+	*gone = false;
 	pfd = open_parent(l, path, &name);
 	if (pfd < 0)
 		return is_absent_err(pfd) ? 0 : pfd;
@@ -1047,12 +1054,110 @@ int rs_layer_restore_path(struct rs_layer *l, const char *rel, bool *changed)
 		err = errno == ENOENT ? 0 : -errno;
 	} else {
 		pr_debug("remove '%s'", path);
-		if (changed)
-			*changed = true;
+		*gone = true;
 		err = rm_rf(pfd, name);
 	}
 	close(pfd);
 	return err;
+}
+
+int rs_layer_restore_path(struct rs_layer *l, const char *rel, enum rs_file_action *act)
+{
+	enum rs_file_action done = RS_FILE_UNCHANGED;
+	char path[PATH_MAX];
+	struct ent *e, *parent;
+	bool gone;
+	int err, st8;
+
+	if (act)
+		*act = RS_FILE_UNCHANGED;
+	err = canon(rel, path, sizeof(path));
+	if (err)
+		return err;
+	parent = lookup(l, "");
+	if (!parent)
+		return -EIO;
+	/*
+	 * Ancestors first: each one that was a directory must be that directory again.
+	 * The first one the snapshot does not know is new as a whole (e.g. the parents
+	 * overlayfs made in the upper dir for a copy-up): it goes with its subtree.
+	 */
+	for (char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
+		*s = 0;
+		e = lookup(l, path);
+		if (!e) {
+			err = remove_extra(l, path, &gone);
+			*s = '/';
+			if (err)
+				return err;
+			if (gone)
+				done = RS_FILE_REMOVED;
+			goto out;
+		}
+		st8 = classify(l, e);
+		*s = '/';
+		if (st8 < 0)
+			return st8;
+		if (!S_ISDIR(e->mode)) {
+			/* not a directory at snapshot: putting it back removes what is below */
+			if (st8 != ST_SAME) {
+				done = st8 == ST_RECREATE ? RS_FILE_RECREATED : RS_FILE_RESTORED;
+				err = restore_ent(l, e - l->e, st8);
+				if (err)
+					return err;
+			}
+			goto out;
+		}
+		if (st8 == ST_RECREATE) {
+			err = restore_ent(l, e - l->e, st8);
+			if (err)
+				return err;
+			done = RS_FILE_RECREATED;
+		}
+		parent = e;
+	}
+	e = lookup(l, path);
+	if (e) {
+		st8 = classify(l, e);
+		if (st8 < 0)
+			return st8;
+		if (st8 != ST_SAME) {
+			done = st8 == ST_RECREATE ? RS_FILE_RECREATED : RS_FILE_RESTORED;
+			err = restore_ent(l, e - l->e, st8);
+			if (err)
+				return err;
+		}
+	} else {
+		err = remove_extra(l, path, &gone);
+		if (err)
+			return err;
+		if (gone)
+			done = RS_FILE_REMOVED;
+	}
+out:
+	if (done != RS_FILE_UNCHANGED && parent && S_ISDIR(parent->mode)) {
+		err = fix_dir_meta(l, parent);
+		if (err)
+			return err;
+	}
+	if (act)
+		*act = done;
+	return 0;
+}
+
+const char *rs_file_action_str(enum rs_file_action a)
+{
+	switch (a) {
+	case RS_FILE_UNCHANGED:
+		return "unchanged";
+	case RS_FILE_RESTORED:
+		return "restored";
+	case RS_FILE_RECREATED:
+		return "recreated";
+	case RS_FILE_REMOVED:
+		return "removed";
+	}
+	return "unknown";
 }
 
 /* Live entries below dirfd (path prefix) the snapshot does not know: count, and remove if fix. */

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The sandbox's writable layers. A container's root is an overlayfs whose upper
+ * dir we rewrite behind its back: overlayfs keeps dentries for names it looked
+ * up (positive ones pointing at the upper inode we removed, negative ones where
+ * we recreated a file), so after entries come or go we drop unused dentries and
+ * then prove, through the target's own view of the tree, that it sees the
+ * snapshot. A name it still holds open would fail that check and recycle.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#define LOG_PREFIX "layers: "
+#include "loader/log.h"
+#include "layers.h"
+
+const char *lethe_layer_kind_str(enum lethe_layer_kind k)
+{
+	switch (k) {
+	case LETHE_LAYER_DIR:
+		return "dir";
+	case LETHE_LAYER_OVERLAY:
+		return "overlay";
+	case LETHE_LAYER_TMPFS:
+		return "tmpfs";
+	}
+	return "unknown";
+}
+
+const char *lethe_file_action_str(enum lethe_file_action a)
+{
+	switch (a) {
+	case LETHE_FILE_UNCHANGED:
+		return "unchanged";
+	case LETHE_FILE_RESTORED:
+		return "restored";
+	case LETHE_FILE_RECREATED:
+		return "recreated";
+	case LETHE_FILE_REMOVED:
+		return "removed";
+	case LETHE_FILE_UNPROTECTED:
+		return "unprotected";
+	case LETHE_FILE_FULL_DIFF:
+		return "full_diff";
+	}
+	return "unknown";
+}
+
+/* A copy of p without trailing slashes ("/" stays "/"). */
+static char *view_path(const char *p)
+{
+	char *c = strdup(p);
+	size_t n = c ? strlen(c) : 0;
+
+	while (n > 1 && c[n - 1] == '/')
+		c[--n] = 0;
+	return c;
+}
+
+/* If prefix is a component-wise prefix of path, the rest of path (no leading '/'). */
+static const char *under(const char *prefix, const char *path)
+{
+	size_t n = strlen(prefix);
+
+	if (!strcmp(prefix, "/"))
+		return path[0] == '/' ? path + strspn(path, "/") : NULL;
+	if (strncmp(prefix, path, n) || (path[n] && path[n] != '/'))
+		return NULL;
+	return path + n + strspn(path + n, "/");
+}
+
+static int add_layer(struct rs_layer_set *set, enum lethe_layer_kind kind, const char *path, const char *root,
+		     const char *lower, const char *store)
+{
+	struct rs_sblayer *v = &set->v[set->n];
+	int err;
+
+	if (path[0] != '/')
+		return -EINVAL;
+	for (size_t i = 0; i < set->n; i++) {
+		if (under(set->v[i].path, path) || under(path, set->v[i].path)) {
+			/* nested layers would restore one path twice, from two snapshots */
+			if (strcmp(set->v[i].path, "/") && strcmp(path, "/")) {
+				pr_err("layers %s and %s overlap", set->v[i].path, path);
+				return -EINVAL;
+			}
+		}
+	}
+	memset(v, 0, sizeof(*v));
+	v->kind = kind;
+	v->path = view_path(path);
+	v->lower = lower ? strdup(lower) : NULL;
+	if (!v->path || (lower && !v->lower)) {
+		free(v->path);
+		free(v->lower);
+		return -ENOMEM;
+	}
+	err = rs_layer_snapshot(root ? root : path, store, &v->snap);
+	if (err) {
+		free(v->path);
+		free(v->lower);
+		return err;
+	}
+	set->n++;
+	pr_debug("layer %s (%s) at %s", v->path, lethe_layer_kind_str(kind), rs_layer_root(v->snap));
+	return 0;
+}
+
+int rs_layers_take(struct rs_layer_set *set, const struct lethe_opts *o, pid_t pid, const char *store_base)
+{
+	size_t total = o->nprotect + o->nlayers;
+	int err = 0;
+
+	memset(set, 0, sizeof(*set));
+	set->pid = pid;
+	if (!total)
+		return 0;
+	set->v = calloc(total, sizeof(*set->v));
+	if (!set->v)
+		return -ENOMEM;
+	if (mkdir(store_base, 0700) && errno != EEXIST)
+		return -errno;
+	for (size_t i = 0; i < total && !err; i++) {
+		char store[PATH_MAX], *real = NULL;
+
+		snprintf(store, sizeof(store), "%s/%d.%zu", store_base, (int)pid, i);
+		if (i < o->nprotect) {
+			/* a protected dir of a process in our mount namespace: seen where it is */
+			real = realpath(o->protect[i], NULL);
+			err = real ? add_layer(set, LETHE_LAYER_DIR, real, NULL, NULL, store) : -errno;
+			if (!real)
+				pr_err("cannot resolve %s: %s", o->protect[i], strerror(errno));
+			free(real);
+		} else {
+			const struct lethe_layer *l = &o->layers[i - o->nprotect];
+
+			err = l->path ? add_layer(set, l->kind, l->path, l->root, l->lower, store) : -EINVAL;
+		}
+	}
+	if (err)
+		rs_layers_free(set);
+	return err;
+}
+
+void rs_layers_free(struct rs_layer_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		rs_layer_free(set->v[i].snap);
+		free(set->v[i].path);
+		free(set->v[i].lower);
+	}
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+}
+
+struct rs_sblayer *rs_layers_find(const struct rs_layer_set *set, const char *path, const char **rel)
+{
+	struct rs_sblayer *best = NULL;
+	size_t best_len = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const char *r = under(set->v[i].path, path);
+		size_t len = strlen(set->v[i].path);
+
+		if (r && (!best || len > best_len)) {
+			best = &set->v[i];
+			best_len = len;
+			if (rel)
+				*rel = r;
+		}
+	}
+	return best;
+}
+
+/* Unused dentries and inodes, system-wide: the only handle userspace has on overlayfs' cache. */
+static int drop_dentries(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "2\n", 2) != 2)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static bool is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+/*
+ * What the merged view should show at rel: *exists, and when it does the type
+ * and (regular files) size, from the upper dir, else the first lower dir that
+ * has the name. Returns 0 or -errno.
+ */
+static int overlay_expect(const struct rs_sblayer *L, const char *rel, bool *exists, struct stat *want)
+{
+	char path[PATH_MAX];
+	const char *p, *e;
+
+	*exists = false;
+	snprintf(path, sizeof(path), "%s/%s", rs_layer_root(L->snap), rel);
+	if (!lstat(path, want)) {
+		*exists = !is_whiteout(want);
+		return 0;
+	}
+	if (errno != ENOENT && errno != ENOTDIR)
+		return -errno;
+	for (p = L->lower; p && *p; p = *e ? e + 1 : e) {
+		e = strchr(p, ':');
+		if (!e)
+			e = p + strlen(p);
+		if (snprintf(path, sizeof(path), "%.*s/%s", (int)(e - p), p, rel) >= (int)sizeof(path))
+			return -ENAMETOOLONG;
+		if (!lstat(path, want)) {
+			*exists = !is_whiteout(want);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* Whether the target's view of path (through /proc/PID/root) is what the layers say. */
+static int overlay_check(const struct rs_layer_set *set, const struct rs_sblayer *L, const char *path,
+			 const char *rel)
+{
+	char merged[PATH_MAX];
+	struct stat want, got;
+	bool exists, there;
+	int err;
+
+	err = overlay_expect(L, rel, &exists, &want);
+	if (err)
+		return err;
+	if (snprintf(merged, sizeof(merged), "/proc/%d/root%s", (int)set->pid, path) >= (int)sizeof(merged))
+		return -ENAMETOOLONG;
+	there = !lstat(merged, &got);
+	if (!there && errno != ENOENT && errno != ENOTDIR)
+		return -errno;
+	if (there != exists || (there && ((got.st_mode & S_IFMT) != (want.st_mode & S_IFMT) || !got.st_nlink ||
+					  (S_ISREG(got.st_mode) && got.st_size != want.st_size)))) {
+		pr_err("the merged view of %s still shows the request's version (%s): overlayfs holds it", path,
+		       there ? (got.st_nlink ? "wrong file" : "a removed file") : "no file");
+		return -ESTALE;
+	}
+	return 0;
+}
+
+static enum lethe_file_action action_of(enum rs_file_action a)
+{
+	switch (a) {
+	case RS_FILE_UNCHANGED:
+		return LETHE_FILE_UNCHANGED;
+	case RS_FILE_RESTORED:
+		return LETHE_FILE_RESTORED;
+	case RS_FILE_RECREATED:
+		return LETHE_FILE_RECREATED;
+	case RS_FILE_REMOVED:
+		return LETHE_FILE_REMOVED;
+	}
+	return LETHE_FILE_UNCHANGED;
+}
+
+int rs_layers_restore(struct rs_layer_set *set, const struct ld_file *files, size_t nfiles, bool full,
+		      struct lethe_file_result *res, struct lethe_rewind_stats *st)
+{
+	bool flush = false;
+	const char *rel;
+	int err = 0;
+
+	for (size_t i = 0; i < nfiles; i++) {
+		res[i].path = files[i].path;
+		res[i].ops = files[i].ops;
+		res[i].action = rs_layers_find(set, files[i].path, NULL) ? LETHE_FILE_UNCHANGED
+									  : LETHE_FILE_UNPROTECTED;
+	}
+	st->files_full_diff = full && set->n;
+	for (size_t l = 0; full && l < set->n; l++) {
+		long n = rs_layer_restore_all(set->v[l].snap);
+
+		if (n < 0) {
+			err = (int)n;
+			pr_err("full diff of %s failed: %s", set->v[l].path, strerror(-err));
+			goto fail;
+		}
+		st->files_restored += n;
+		flush |= n && set->v[l].kind == LETHE_LAYER_OVERLAY;
+	}
+	for (size_t i = 0; i < nfiles; i++) {
+		struct rs_sblayer *L = rs_layers_find(set, files[i].path, &rel);
+		enum rs_file_action a;
+
+		if (!L)
+			continue;
+		if (full) {
+			res[i].action = LETHE_FILE_FULL_DIFF;
+			continue;
+		}
+		err = rs_layer_restore_path(L->snap, rel, &a);
+		if (err) {
+			pr_err("cannot restore %s: %s", files[i].path, strerror(-err));
+			goto fail;
+		}
+		res[i].action = action_of(a);
+		st->files_restored += a != RS_FILE_UNCHANGED;
+		flush |= L->kind == LETHE_LAYER_OVERLAY && (a == RS_FILE_REMOVED || a == RS_FILE_RECREATED);
+	}
+	if (!flush)
+		return 0;
+	err = drop_dentries();
+	if (err) {
+		pr_err("cannot drop overlayfs' dentries: %s", strerror(-err));
+		goto fail;
+	}
+	st->dcache_flushed = true;
+	for (size_t i = 0; i < nfiles; i++) {
+		struct rs_sblayer *L = rs_layers_find(set, files[i].path, &rel);
+
+		if (!L || L->kind != LETHE_LAYER_OVERLAY || res[i].action == LETHE_FILE_UNCHANGED ||
+		    res[i].action == LETHE_FILE_RESTORED)
+			continue;
+		err = overlay_check(set, L, files[i].path, rel);
+		if (err)
+			goto fail;
+	}
+	return 0;
+fail:
+	st->reason = LETHE_REASON_FILES_FAILED;
+	return -ENOTRECOVERABLE;
+}
+
+long rs_layers_diff_count(struct rs_layer_set *set)
+{
+	long total = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		long d = rs_layer_diff_count(set->v[i].snap);
+
+		if (d < 0)
+			return d;
+		if (d)
+			pr_err("verify: %ld paths of %s differ from the snapshot", d, set->v[i].path);
+		total += d;
+	}
+	return total;
+}

@@ -367,8 +367,9 @@ def lethe(a):
             gone = base - c.procs()
             if extra or gone:
                 fail("after rewind %d: cgroup procs %r, twin %d, checkpoint's %r" % (i, sorted(c.procs()), twin, sorted(base)))
-            if fd_to(c.pid, "/srv/state/log") != c.log:
-                fail("after rewind %d: init's /srv/state/log is not the inode it had open at checkpoint" % i)
+            st = os.stat(c.root + "/srv/state/log")
+            if fd_to(c.pid, "/srv/state/log") != c.log or (st.st_dev, st.st_ino) != c.log:
+                fail("after rewind %d: /srv/state/log is not the inode init had open at checkpoint" % i)
             if os.path.exists(os.path.join(a.data, "leak.txt")) and a.expect_data == "protected":
                 fail("after rewind %d: /data/leak.txt survived --protect /data" % i)
         if a.expect_data == "unprotected" and "data" in a.flags.split():

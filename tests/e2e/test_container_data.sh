@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# A host directory bind-mounted rw at /data is a persistence point lethe cannot
+# rewind by default: `lethe serve --container` must say so (the report lists
+# "/data" as unprotected, and the file a request wrote there as "unprotected"),
+# and what requests write there stays (proving it is not silently rewound).
+# With `--protect /data` (the path as the container sees it) /data becomes a
+# layer: it is rewound like the upper dir, nothing a request wrote there is
+# left, it equals its checkpoint state, and it is no longer listed unprotected.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${LETHE:?set LETHE to the lethe binary}"
+source tests/container/lib.sh
+drv=
+cleanup() {
+	[ -n "$drv" ] && kill -KILL -- "-$drv" 2>/dev/null
+	ctr_teardown_all
+}
+trap cleanup EXIT
+
+# unprotected: reported, and left alone
+ctr_setup data-u -- python3 -u /opt/fn/fn_container.py
+setsid "$PY" tests/container/serve_driver.py lethe --lethe "$LETHE" --id "$CTR_ID" --bundle "$CTR_BUNDLE" \
+	--upper "$CTR_UPPER" --data "$CTR_DATA" --report "$CTR_DIR/report.jsonl" --requests 5 --sample 1 \
+	--flags data --expect-data unprotected &
+drv=$!
+wait $drv
+drv=
+[ "$(grep -c LCY "$CTR_DATA/leak.txt")" -eq 5 ] || { echo "FAIL: /data/leak.txt should hold all 5 canaries"; exit 1; }
+ctr_teardown data-u
+
+# protected: rewound
+ctr_setup data-p -- python3 -u /opt/fn/fn_container.py
+echo "kept" >"$CTR_DATA/existing.txt"
+setsid "$PY" tests/container/serve_driver.py lethe --lethe "$LETHE" --id "$CTR_ID" --bundle "$CTR_BUNDLE" \
+	--upper "$CTR_UPPER" --data "$CTR_DATA" --report "$CTR_DIR/report.jsonl" --requests 5 --sample 1 \
+	--flags data --expect-data protected --serve-arg=--protect --serve-arg=/data &
+drv=$!
+wait $drv
+drv=
+[ ! -e "$CTR_DATA/leak.txt" ] || { echo "FAIL: /data/leak.txt survived --protect /data"; exit 1; }
+[ "$(cat "$CTR_DATA/existing.txt")" = kept ] || { echo "FAIL: /data/existing.txt changed"; exit 1; }
+ctr_teardown data-p
+ctr_assert_clean data-u
+ctr_assert_clean data-p

@@ -284,7 +284,7 @@ int ld_rewind_from_json(json_object *o, struct lethe_rewind_stats *st)
 		{ "threads_ended", &st->threads_ended },   { "fds_closed", &st->fds_closed },
 		{ "fds_restored", &st->fds_restored },	   { "epoch_flags", &st->epoch_flags },
 		{ "verify_mismatches", &st->verify_mismatches }, { "cgroup_killed", &st->cgroup_killed },
-		{ "pages_tracked", &st->pages_tracked }, { "files_restored", &st->files_restored },
+		{ "files_restored", &st->files_restored },
 	};
 	const char *verify, *reason;
 	json_object *ph;

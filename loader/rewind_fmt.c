@@ -75,7 +75,14 @@ json_object *ld_rewind_to_json(const struct lethe_rewind_stats *st)
 	json_object_object_add(o, "files_full_diff", json_object_new_boolean(st->files_full_diff));
 	json_object_object_add(o, "dcache_flushed", json_object_new_boolean(st->dcache_flushed));
 	json_object_object_add(o, "cgroup_killed", json_object_new_int64(st->cgroup_killed));
-	json_object_object_add(o, "pages_tracked", json_object_new_int64(st->pages_tracked));
+	{
+		json_object *pg = json_object_new_object();
+
+		/* the request's first writes the tracker saw, and what the copy put back */
+		json_object_object_add(pg, "dirty", json_object_new_int64(st->pages_tracked));
+		json_object_object_add(pg, "restored", json_object_new_int64(st->pages_restored));
+		json_object_object_add(o, "pages", pg);
+	}
 	json_object_object_add(o, "files", files_json(st));
 	json_object_object_add(o, "tasks", tasks_json(st));
 	json_object_object_add(o, "epoch_flags", json_object_new_int64(st->epoch_flags));

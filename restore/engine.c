@@ -257,6 +257,28 @@ static char proc_state(pid_t pid)
 	return rs_proc_stat(pid, &st, NULL) ? 0 : st;
 }
 
+static int list_children(pid_t pid, pid_t **out, size_t *n);
+
+/*
+ * Our pid of the child the target knows as pid: clone() returns it in the
+ * target's pid namespace, which is not ours inside a container.
+ */
+static pid_t host_pid_of_child(pid_t target, pid_t pid)
+{
+	pid_t *kids, found = -ESRCH;
+	size_t n;
+
+	if (rs_proc_pid_in_ns_of(getpid(), target) == getpid())
+		return pid; /* same namespace */
+	if (list_children(target, &kids, &n))
+		return -ESRCH;
+	for (size_t i = 0; i < n && found < 0; i++)
+		if (rs_proc_pid_in_ns_of(kids[i], target) == pid)
+			found = kids[i];
+	free(kids);
+	return found;
+}
+
 /*
  * Fork the snapshot twin by injecting clone() into the stopped main thread. The
  * twin is auto-attached (TRACEFORK), kept stopped for good, and dies with us
@@ -289,6 +311,9 @@ static int twin_fork(struct lethe_sandbox *s, struct inj_ctl *c, pid_t *twin_out
 		pr_err("injected clone in %d failed: %s", s->pid, strerror((int)-ret));
 		return ret < 0 ? (int)ret : -EIO;
 	}
+	ret = host_pid_of_child(s->pid, (pid_t)ret);
+	if (ret <= 0)
+		return -ESRCH;
 	if (waitpid(ret, &status, __WALL) != ret) {
 		err = -errno;
 		kill(ret, SIGKILL);
@@ -1527,13 +1552,36 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	}
 
 	t = now_us();
-	for (size_t i = 0; i < s->trace.ntasks; i++)
-		task_result(s, s->trace.tasks[i].pid, s->trace.tasks[i].tgid, s->trace.tasks[i].thread, false);
 	err = end_new_threads(s, st);
-	if (!err)
+	/*
+	 * New processes ran on while the target was stopped: what they did since the
+	 * drain (files written, processes forked) is drained once they are dead,
+	 * and whatever they forked meanwhile goes the same way.
+	 */
+	for (int round = 0; !err; round++) {
+		size_t before = s->trace.ntasks;
+		uint64_t more = 0;
+
 		err = remove_new_tasks(s, c, st);
+		if (!err) {
+			err = epoch_close(s, &more);
+			err = err < 0 ? err : 0;
+		}
+		st->epoch_flags |= more;
+		if (err || s->trace.ntasks == before)
+			break;
+		if (round == 16) {
+			pr_err("processes of %d keep forking", s->pid);
+			st->reason = LETHE_REASON_TASKS_FAILED;
+			err = -ENOTRECOVERABLE;
+		}
+	}
+	if (err && !st->reason)
+		st->reason = LETHE_REASON_TASKS_FAILED;
 	if (!err && s->cgroup)
 		err = sweep_cgroup(s, c, st);
+	for (size_t i = 0; i < s->trace.ntasks; i++)
+		task_result(s, s->trace.tasks[i].pid, s->trace.tasks[i].tgid, s->trace.tasks[i].thread, false);
 	st->tasks = s->tres;
 	st->ntasks = s->ntres;
 	st->pages_tracked = s->trace.ndirty;

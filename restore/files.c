@@ -57,6 +57,7 @@ struct rs_layer {
 	char *store_dir;
 	int root_fd;  /* O_PATH */
 	int store_fd; /* O_PATH */
+	dev_t dev;    /* of the root: a layer is one filesystem, mounts below it are not its */
 	struct ent *e;
 	size_t n, cap;
 };
@@ -517,6 +518,8 @@ static int walk_snapshot(struct rs_layer *l, int dirfd, const char *prefix)
 			err = -errno;
 			break;
 		}
+		if (st.st_dev != l->dev)
+			continue; /* a mount point: another layer, or none */
 		err = add_ent(l, rel, dirfd, de->d_name, &st);
 		if (err || !S_ISDIR(st.st_mode))
 			continue;
@@ -691,6 +694,7 @@ int rs_layer_snapshot(const char *root, const char *store_dir, struct rs_layer *
 		err = -errno;
 		goto fail;
 	}
+	l->dev = st.st_dev;
 	err = add_ent(l, "", l->root_fd, ".", &st);
 	if (!err)
 		err = walk_snapshot(l, l->root_fd, "");
@@ -1161,6 +1165,13 @@ const char *rs_file_action_str(enum rs_file_action a)
 }
 
 /* Live entries below dirfd (path prefix) the snapshot does not know: count, and remove if fix. */
+static bool mount_point(const struct rs_layer *l, int dirfd, const char *name)
+{
+	struct stat st;
+
+	return !fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) && st.st_dev != l->dev;
+}
+
 static long walk_extras(struct rs_layer *l, int pfd, const char *prefix, const unsigned char *skip, bool fix)
 {
 	char rel[PATH_MAX];
@@ -1179,9 +1190,12 @@ static long walk_extras(struct rs_layer *l, int pfd, const char *prefix, const u
 		n = join(rel, sizeof(rel), prefix, de->d_name);
 		if (n)
 			break;
+		if (mount_point(l, dirfd(d), de->d_name))
+			continue;
 		e = lookup(l, rel);
 		if (!e) {
 			count++;
+			pr_debug("'%s' is new", rel);
 			if (fix) {
 				pr_debug("remove '%s'", rel);
 				n = rm_rf(dirfd(d), de->d_name);
@@ -1222,6 +1236,7 @@ static long diff(struct rs_layer *l, bool fix)
 		if (st8 == ST_SAME)
 			continue;
 		count++;
+		pr_debug("'%s' differs (%s)", l->e[i].rel, st8 == ST_RECREATE ? "gone or replaced" : "content or metadata");
 		if (fix) {
 			err = restore_ent(l, i, st8);
 			if (err)

@@ -25,7 +25,8 @@ const char *rs_file_action_str(enum rs_file_action a);
  * -EEXIST if it exists, -EINVAL if it lies inside root). root is resolved with realpath
  * unless it lies under /proc (a /proc/PID/root/... path into another mount namespace:
  * realpath would resolve the magic link to our own root); the tree is reached through a
- * directory fd opened once, so later calls work even if that path stops resolving. Keeps in memory, per path: type, mode, uid, gid, size, atime/mtime,
+ * directory fd opened once, so later calls work even if that path stops resolving.
+ * A layer is one filesystem: mount points below root are neither recorded nor entered. Keeps in memory, per path: type, mode, uid, gid, size, atime/mtime,
  * rdev, symlink target, every xattr (trusted.overlay.*, user.* ...) and the device and inode
  * of the original; regular file contents go to store_dir, once per hard-link group. Hard
  * links within the tree, overlayfs whiteouts (char device 0/0) and opaque dirs (xattr) are

@@ -84,12 +84,12 @@ static int add_layer(struct rs_layer_set *set, enum lethe_layer_kind kind, const
 	if (path[0] != '/')
 		return -EINVAL;
 	for (size_t i = 0; i < set->n; i++) {
-		if (under(set->v[i].path, path) || under(path, set->v[i].path)) {
-			/* nested layers would restore one path twice, from two snapshots */
-			if (strcmp(set->v[i].path, "/") && strcmp(path, "/")) {
-				pr_err("layers %s and %s overlap", set->v[i].path, path);
-				return -EINVAL;
-			}
+		const char *r = under(set->v[i].path, path);
+
+		/* nested is fine (a layer stops at mount points; the deepest one owns a path) */
+		if (r && !*r) {
+			pr_err("layer %s given twice", path);
+			return -EINVAL;
 		}
 	}
 	memset(v, 0, sizeof(*v));
@@ -271,18 +271,73 @@ static enum lethe_file_action action_of(enum rs_file_action a)
 	return LETHE_FILE_UNCHANGED;
 }
 
+/* lstat of path as the target sees it; false when absent (or unreachable). */
+static bool view_stat(const struct rs_layer_set *set, const char *path, struct stat *st)
+{
+	char p[PATH_MAX];
+
+	if (snprintf(p, sizeof(p), "/proc/%d/root%s", (int)set->pid, path) >= (int)sizeof(p))
+		return false;
+	return !lstat(p, st);
+}
+
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_mode == b->st_mode &&
+	       a->st_size == b->st_size && a->st_uid == b->st_uid && a->st_gid == b->st_gid &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * What the target sees happened to each path: one restore can change several
+ * paths (a removed new directory takes its subtree, a dropped overlay copy-up
+ * brings the lower file back), so the verdict compares the target's view of the
+ * path before and after, refined by what the layer did.
+ */
+static void refine_actions(const struct rs_layer_set *set, const struct ld_file *files, size_t nfiles,
+			   const struct stat *pre, const bool *had, struct lethe_file_result *res)
+{
+	for (size_t i = 0; i < nfiles; i++) {
+		struct stat post;
+		bool has;
+
+		if (res[i].action == LETHE_FILE_UNPROTECTED)
+			continue;
+		has = view_stat(set, files[i].path, &post);
+		if (had[i] && !has)
+			res[i].action = LETHE_FILE_REMOVED;
+		else if (!had[i] && has)
+			res[i].action = LETHE_FILE_RECREATED;
+		else if (had[i] && has && (res[i].action == LETHE_FILE_REMOVED || res[i].action == LETHE_FILE_FULL_DIFF ||
+					   (res[i].action == LETHE_FILE_UNCHANGED && !same_stat(&pre[i], &post))))
+			res[i].action = LETHE_FILE_RESTORED;
+		else if (!had[i] && !has && res[i].action != LETHE_FILE_FULL_DIFF)
+			res[i].action = LETHE_FILE_UNCHANGED;
+	}
+}
+
 int rs_layers_restore(struct rs_layer_set *set, const struct ld_file *files, size_t nfiles, bool full,
 		      struct lethe_file_result *res, struct lethe_rewind_stats *st)
 {
+	struct stat *pre = calloc(nfiles + 1, sizeof(*pre));
+	bool *had = calloc(nfiles + 1, sizeof(*had));
 	bool flush = false;
 	const char *rel;
 	int err = 0;
+
+	if (!pre || !had) {
+		free(pre);
+		free(had);
+		return -ENOMEM;
+	}
 
 	for (size_t i = 0; i < nfiles; i++) {
 		res[i].path = files[i].path;
 		res[i].ops = files[i].ops;
 		res[i].action = rs_layers_find(set, files[i].path, NULL) ? LETHE_FILE_UNCHANGED
 									  : LETHE_FILE_UNPROTECTED;
+		if (res[i].action != LETHE_FILE_UNPROTECTED)
+			had[i] = view_stat(set, files[i].path, &pre[i]);
 	}
 	st->files_full_diff = full && set->n;
 	for (size_t l = 0; full && l < set->n; l++) {
@@ -316,7 +371,7 @@ int rs_layers_restore(struct rs_layer_set *set, const struct ld_file *files, siz
 		flush |= L->kind == LETHE_LAYER_OVERLAY && (a == RS_FILE_REMOVED || a == RS_FILE_RECREATED);
 	}
 	if (!flush)
-		return 0;
+		goto done;
 	err = drop_dentries();
 	if (err) {
 		pr_err("cannot drop overlayfs' dentries: %s", strerror(-err));
@@ -333,8 +388,14 @@ int rs_layers_restore(struct rs_layer_set *set, const struct ld_file *files, siz
 		if (err)
 			goto fail;
 	}
+done:
+	refine_actions(set, files, nfiles, pre, had, res);
+	free(pre);
+	free(had);
 	return 0;
 fail:
+	free(pre);
+	free(had);
 	st->reason = LETHE_REASON_FILES_FAILED;
 	return -ENOTRECOVERABLE;
 }

@@ -27,8 +27,9 @@ struct rs_layer_set {
 
 /*
  * Snapshot every layer of o (protect dirs as LETHE_LAYER_DIR seen where they are,
- * then o->layers) into store_base/PID.N. Overlapping view paths are refused
- * (-EINVAL): a path must belong to one layer. Returns 0 or -errno (nothing kept).
+ * then o->layers) into store_base/PID.N. Layers may nest (a tmpfs on /tmp of an
+ * overlay root): a path belongs to the deepest. The same path twice is -EINVAL.
+ * Returns 0 or -errno (nothing kept).
  */
 int rs_layers_take(struct rs_layer_set *set, const struct lethe_opts *o, pid_t pid, const char *store_base);
 void rs_layers_free(struct rs_layer_set *set);

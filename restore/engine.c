@@ -1581,7 +1581,9 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	if (!err && s->cgroup)
 		err = sweep_cgroup(s, c, st);
 	for (size_t i = 0; i < s->trace.ntasks; i++)
-		task_result(s, s->trace.tasks[i].pid, s->trace.tasks[i].tgid, s->trace.tasks[i].thread, false);
+		if (s->trace.tasks[i].pid != s->twin) /* our own clone, seen by the tracker */
+			task_result(s, s->trace.tasks[i].pid, s->trace.tasks[i].tgid, s->trace.tasks[i].thread,
+				    false);
 	st->tasks = s->tres;
 	st->ntasks = s->ntres;
 	st->pages_tracked = s->trace.ndirty;

@@ -57,6 +57,15 @@ int rs_uffd_setup(pid_t pid, struct inj_ctl *c, const struct rs_maps *maps, stru
 	out->uffd = out->pagemap = -1;
 	/* userfaultfd binds current->mm, so it must be created by the target itself */
 	err = inj_syscall(c, SYS_userfaultfd, a, &tfd);
+	if (!err && tfd == -EPERM) {
+		/*
+		 * A target without CAP_SYS_PTRACE (a container's) may only ask for
+		 * user-mode faults. Async write-protect faults never reach the uffd,
+		 * kernel-mode ones included, so nothing is lost.
+		 */
+		a[0] |= UFFD_USER_MODE_ONLY;
+		err = inj_syscall(c, SYS_userfaultfd, a, &tfd);
+	}
 	if (!err && tfd < 0)
 		err = (int)tfd;
 	if (err)

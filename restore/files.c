@@ -258,7 +258,7 @@ static int xa_apply(int dirfd, const char *name, const struct xa_set *cur, const
  * Open the parent directory of rel below the root without crossing a symlink or leaving the
  * tree, and point *name at the last component ("." for the root). Returns an O_PATH fd.
  */
-static int open_parent(const struct rs_layer *l, const char *rel, const char **name)
+int rs_open_parent_at(int root_fd, const char *rel, const char **name)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
@@ -270,7 +270,7 @@ static int open_parent(const struct rs_layer *l, const char *rel, const char **n
 
 	if (!*rel) {
 		*name = ".";
-		fd = fcntl(l->root_fd, F_DUPFD_CLOEXEC, 0);
+		fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
 		return fd < 0 ? -errno : fd;
 	}
 	if (!slash) {
@@ -283,8 +283,13 @@ static int open_parent(const struct rs_layer *l, const char *rel, const char **n
 		dir[slash - rel] = 0;
 		*name = slash + 1;
 	}
-	fd = syscall(SYS_openat2, l->root_fd, dir, &how, sizeof(how));
+	fd = syscall(SYS_openat2, root_fd, dir, &how, sizeof(how));
 	return fd < 0 ? -errno : fd;
+}
+
+static int open_parent(const struct rs_layer *l, const char *rel, const char **name)
+{
+	return rs_open_parent_at(l->root_fd, rel, name);
 }
 
 /* A missing or non-directory ancestor, or a symlink on the way: nothing is at rel. */
@@ -391,6 +396,13 @@ static int open_store(const struct rs_layer *l, const struct ent *e, int flags)
 }
 
 /* Remove dirfd/name, recursively for a directory, never following a symlink. */
+static int rm_rf(int pfd, const char *name);
+
+int rs_remove_at(int pfd, const char *name)
+{
+	return rm_rf(pfd, name);
+}
+
 static int rm_rf(int pfd, const char *name)
 {
 	struct dirent *de;
@@ -1033,7 +1045,8 @@ static int fix_dir_meta(struct rs_layer *l, struct ent *e)
 
 	if (!*e->rel)
 		return fix_inplace(l, e, l->root_fd, ".");
-	if (classify(l, e) != ST_INPLACE)
+	/* classify ignores a directory's mtime, which every create or unlink below it moves */
+	if (classify(l, e) == ST_RECREATE)
 		return 0;
 	pfd = open_parent(l, e->rel, &name);
 	if (pfd < 0)
@@ -1147,6 +1160,27 @@ out:
 	if (act)
 		*act = done;
 	return 0;
+}
+
+bool rs_layer_has(const struct rs_layer *l, const char *rel)
+{
+	char path[PATH_MAX];
+
+	return !canon(rel, path, sizeof(path)) && lookup(l, path);
+}
+
+int rs_layer_fix_dir(struct rs_layer *l, const char *rel)
+{
+	char path[PATH_MAX];
+	struct ent *e;
+	int err = canon(rel, path, sizeof(path));
+
+	if (err)
+		return err;
+	e = lookup(l, path);
+	if (!e || !S_ISDIR(e->mode))
+		return -ENOENT;
+	return fix_dir_meta(l, e);
 }
 
 const char *rs_file_action_str(enum rs_file_action a)

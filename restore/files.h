@@ -70,6 +70,22 @@ long rs_layer_restore_all(struct rs_layer *l);
  * by byte, mtime to the nanosecond except for directories, atimes never.
  */
 long rs_layer_diff_count(struct rs_layer *l);
+/* Whether rel (relative, canonicalised as for restore) existed at snapshot. */
+bool rs_layer_has(const struct rs_layer *l, const char *rel);
+/*
+ * Put the metadata (times, mode, owner, xattrs) of snapshot directory rel back on
+ * the same inode: after entries below it came or went by other means. -ENOENT if
+ * rel was no directory at snapshot; 0 without action if it is another inode now.
+ */
+int rs_layer_fix_dir(struct rs_layer *l, const char *rel);
+/*
+ * Open the parent directory of rel below root_fd, never crossing a symlink or
+ * leaving the tree (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS); *name points
+ * at the last component ("." for ""). Returns an O_PATH fd or -errno.
+ */
+int rs_open_parent_at(int root_fd, const char *rel, const char **name);
+/* Remove dirfd/name and, for a directory, everything below it (no symlink followed). */
+int rs_remove_at(int dirfd, const char *name);
 /* The layer's root as resolved at snapshot (realpath unless under /proc, no trailing slash). */
 const char *rs_layer_root(const struct rs_layer *l);
 /*

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -230,11 +231,29 @@ static int overlay_expect(const struct rs_sblayer *L, const char *rel, bool *exi
 	return 0;
 }
 
-/* Whether the target's view of path (through /proc/PID/root) is what the layers say. */
-static int overlay_check(const struct rs_layer_set *set, const struct rs_sblayer *L, const char *path,
-			 const char *rel)
+/*
+ * lstat of path (absolute) as the target sees it, from its root vroot, never
+ * following a symlink it may have planted: returns 0, -ENOENT (absent or
+ * unreachable without a symlink) or -errno.
+ */
+static int view_lstat(int vroot, const char *path, struct stat *st)
 {
-	char merged[PATH_MAX];
+	const char *name;
+	int pfd, err = 0;
+
+	path += strspn(path, "/");
+	pfd = rs_open_parent_at(vroot, path, &name);
+	if (pfd < 0)
+		return pfd == -ENOTDIR || pfd == -ELOOP || pfd == -EXDEV ? -ENOENT : pfd;
+	if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW))
+		err = -errno;
+	close(pfd);
+	return err;
+}
+
+/* Whether the target's view of path is what the layers say. */
+static int overlay_check(int vroot, const struct rs_sblayer *L, const char *path, const char *rel)
+{
 	struct stat want, got;
 	bool exists, there;
 	int err;
@@ -242,11 +261,10 @@ static int overlay_check(const struct rs_layer_set *set, const struct rs_sblayer
 	err = overlay_expect(L, rel, &exists, &want);
 	if (err)
 		return err;
-	if (snprintf(merged, sizeof(merged), "/proc/%d/root%s", (int)set->pid, path) >= (int)sizeof(merged))
-		return -ENAMETOOLONG;
-	there = !lstat(merged, &got);
-	if (!there && errno != ENOENT && errno != ENOTDIR)
-		return -errno;
+	err = view_lstat(vroot, path, &got);
+	there = !err;
+	if (err && err != -ENOENT)
+		return err;
 	if (there != exists || (there && ((got.st_mode & S_IFMT) != (want.st_mode & S_IFMT) || !got.st_nlink ||
 					  (S_ISREG(got.st_mode) && got.st_size != want.st_size)))) {
 		pr_err("the merged view of %s still shows the request's version (%s): overlayfs holds it", path,
@@ -271,14 +289,85 @@ static enum lethe_file_action action_of(enum rs_file_action a)
 	return LETHE_FILE_UNCHANGED;
 }
 
-/* lstat of path as the target sees it; false when absent (or unreachable). */
-static bool view_stat(const struct rs_layer_set *set, const char *path, struct stat *st)
+static bool view_stat(int vroot, const char *path, struct stat *st)
 {
-	char p[PATH_MAX];
+	return view_lstat(vroot, path, st) == 0;
+}
 
-	if (snprintf(p, sizeof(p), "/proc/%d/root%s", (int)set->pid, path) >= (int)sizeof(p))
-		return false;
-	return !lstat(p, st);
+/* Whether a lower dir of overlay layer L has rel. */
+static bool in_lower(const struct rs_sblayer *L, const char *rel)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	const char *p, *e;
+
+	for (p = L->lower; p && *p; p = *e ? e + 1 : e) {
+		e = strchr(p, ':');
+		if (!e)
+			e = p + strlen(p);
+		if (snprintf(path, sizeof(path), "%.*s/%s", (int)(e - p), p, rel) >= (int)sizeof(path) ||
+		    !lstat(path, &st) || errno != ENOENT)
+			return true; /* or cannot tell: take the safe route */
+	}
+	return false;
+}
+
+/*
+ * A new entry the request made where no lower layer has the name (or its new
+ * parent): removing it through the target's merged view leaves the upper dir
+ * just as removing it behind overlayfs' back would (no whiteout is needed), and
+ * keeps overlayfs' dentries right, so no cache has to be dropped. Returns 1 when
+ * done, 0 when the path needs the upper-dir route, -errno.
+ */
+static int overlay_remove_new(int vroot, struct rs_sblayer *L, const char *rel, enum rs_file_action *act)
+{
+	char a[PATH_MAX], vrel[PATH_MAX * 2], up[PATH_MAX * 2];
+	const char *name, *slash = rel;
+	struct stat st;
+	int pfd, err;
+
+	/* the first ancestor-or-self the snapshot lacks: everything below it is new too */
+	for (;;) {
+		slash = strchr(slash, '/');
+		if ((size_t)(slash ? slash - rel : (long)strlen(rel)) >= sizeof(a))
+			return 0;
+		snprintf(a, sizeof(a), "%.*s", (int)(slash ? slash - rel : (long)strlen(rel)), rel);
+		if (!rs_layer_has(L->snap, a))
+			break;
+		if (!slash)
+			return 0; /* it existed: a restore, not a removal */
+		slash++;
+	}
+	if (!*a || in_lower(L, a))
+		return 0;
+	snprintf(up, sizeof(up), "%s/%s", rs_layer_root(L->snap), a);
+	if (lstat(up, &st)) {
+		if (errno != ENOENT)
+			return 0;
+		*act = RS_FILE_UNCHANGED; /* made and removed by the request, or removed already */
+		return 1;
+	}
+	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
+		return 0;
+	snprintf(vrel, sizeof(vrel), "%s%s%s", L->path + strspn(L->path, "/"), strcmp(L->path, "/") ? "/" : "", a);
+	pfd = rs_open_parent_at(vroot, vrel, &name);
+	if (pfd < 0)
+		return 0;
+	err = rs_remove_at(pfd, name);
+	close(pfd);
+	if (err)
+		return 0; /* what is left goes the upper-dir route */
+	/* the parent's mtime moved; it existed at snapshot (a is its first new entry) */
+	slash = strrchr(a, '/');
+	if (slash)
+		a[slash - a] = 0;
+	else
+		a[0] = 0;
+	err = rs_layer_fix_dir(L->snap, a);
+	if (err)
+		return err;
+	*act = RS_FILE_REMOVED;
+	return 1;
 }
 
 static bool same_stat(const struct stat *a, const struct stat *b)
@@ -294,8 +383,8 @@ static bool same_stat(const struct stat *a, const struct stat *b)
  * brings the lower file back), so the verdict compares the target's view of the
  * path before and after, refined by what the layer did.
  */
-static void refine_actions(const struct rs_layer_set *set, const struct ld_file *files, size_t nfiles,
-			   const struct stat *pre, const bool *had, struct lethe_file_result *res)
+static void refine_actions(int vroot, const struct ld_file *files, size_t nfiles, const struct stat *pre,
+			   const bool *had, struct lethe_file_result *res)
 {
 	for (size_t i = 0; i < nfiles; i++) {
 		struct stat post;
@@ -303,7 +392,7 @@ static void refine_actions(const struct rs_layer_set *set, const struct ld_file 
 
 		if (res[i].action == LETHE_FILE_UNPROTECTED)
 			continue;
-		has = view_stat(set, files[i].path, &post);
+		has = view_stat(vroot, files[i].path, &post);
 		if (had[i] && !has)
 			res[i].action = LETHE_FILE_REMOVED;
 		else if (!had[i] && has)
@@ -321,14 +410,23 @@ int rs_layers_restore(struct rs_layer_set *set, const struct ld_file *files, siz
 {
 	struct stat *pre = calloc(nfiles + 1, sizeof(*pre));
 	bool *had = calloc(nfiles + 1, sizeof(*had));
+	bool *behind = calloc(nfiles + 1, sizeof(*behind)); /* changed behind overlayfs' back */
 	bool flush = false;
 	const char *rel;
-	int err = 0;
+	char vpath[64];
+	int err = 0, vroot;
 
-	if (!pre || !had) {
+	snprintf(vpath, sizeof(vpath), "/proc/%d/root", (int)set->pid);
+	vroot = open(vpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (!pre || !had || !behind || vroot < 0) {
+		err = vroot < 0 ? -errno : -ENOMEM;
 		free(pre);
 		free(had);
-		return -ENOMEM;
+		free(behind);
+		if (vroot >= 0)
+			close(vroot);
+		st->reason = LETHE_REASON_FILES_FAILED;
+		return err == -ENOENT ? -ENOTRECOVERABLE : err;
 	}
 
 	for (size_t i = 0; i < nfiles; i++) {
@@ -337,7 +435,7 @@ int rs_layers_restore(struct rs_layer_set *set, const struct ld_file *files, siz
 		res[i].action = rs_layers_find(set, files[i].path, NULL) ? LETHE_FILE_UNCHANGED
 									  : LETHE_FILE_UNPROTECTED;
 		if (res[i].action != LETHE_FILE_UNPROTECTED)
-			had[i] = view_stat(set, files[i].path, &pre[i]);
+			had[i] = view_stat(vroot, files[i].path, &pre[i]);
 	}
 	st->files_full_diff = full && set->n;
 	for (size_t l = 0; full && l < set->n; l++) {
@@ -361,18 +459,30 @@ int rs_layers_restore(struct rs_layer_set *set, const struct ld_file *files, siz
 			res[i].action = LETHE_FILE_FULL_DIFF;
 			continue;
 		}
-		err = rs_layer_restore_path(L->snap, rel, &a);
-		if (err) {
+		err = L->kind == LETHE_LAYER_OVERLAY ? overlay_remove_new(vroot, L, rel, &a) : 0;
+		if (err == 0) {
+			err = rs_layer_restore_path(L->snap, rel, &a);
+			behind[i] = L->kind == LETHE_LAYER_OVERLAY && (a == RS_FILE_REMOVED || a == RS_FILE_RECREATED);
+		}
+		if (err < 0) {
 			pr_err("cannot restore %s: %s", files[i].path, strerror(-err));
 			goto fail;
 		}
 		res[i].action = action_of(a);
 		st->files_restored += a != RS_FILE_UNCHANGED;
-		flush |= L->kind == LETHE_LAYER_OVERLAY && (a == RS_FILE_REMOVED || a == RS_FILE_RECREATED);
+		flush |= behind[i];
 	}
 	if (!flush)
 		goto done;
-	err = drop_dentries();
+	{
+		struct timespec a, b;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		err = drop_dentries();
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		pr_debug("dropping dentries took %ld us",
+			 (long)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000));
+	}
 	if (err) {
 		pr_err("cannot drop overlayfs' dentries: %s", strerror(-err));
 		goto fail;
@@ -381,21 +491,24 @@ int rs_layers_restore(struct rs_layer_set *set, const struct ld_file *files, siz
 	for (size_t i = 0; i < nfiles; i++) {
 		struct rs_sblayer *L = rs_layers_find(set, files[i].path, &rel);
 
-		if (!L || L->kind != LETHE_LAYER_OVERLAY || res[i].action == LETHE_FILE_UNCHANGED ||
-		    res[i].action == LETHE_FILE_RESTORED)
+		if (!L || L->kind != LETHE_LAYER_OVERLAY || !(behind[i] || full))
 			continue;
-		err = overlay_check(set, L, files[i].path, rel);
+		err = overlay_check(vroot, L, files[i].path, rel);
 		if (err)
 			goto fail;
 	}
 done:
-	refine_actions(set, files, nfiles, pre, had, res);
+	refine_actions(vroot, files, nfiles, pre, had, res);
 	free(pre);
 	free(had);
+	free(behind);
+	close(vroot);
 	return 0;
 fail:
 	free(pre);
 	free(had);
+	free(behind);
+	close(vroot);
 	st->reason = LETHE_REASON_FILES_FAILED;
 	return -ENOTRECOVERABLE;
 }

@@ -231,9 +231,10 @@ static void test_layers_overlay_full_diff(void)
 }
 
 /*
- * A name the sandbox still holds open keeps its overlayfs dentry, which no
- * cache drop can remove: the merged view would still show the request's file.
- * The check must see that and refuse, not report success.
+ * A copied-up file the sandbox still holds open keeps its overlayfs dentry on
+ * the upper inode, which no cache drop can remove once the copy is gone from the
+ * upper dir: the merged view would still show the request's file. The check
+ * must see that and refuse, not report success.
  */
 static void test_layers_overlay_pinned_dentry_refused(void)
 {
@@ -247,12 +248,48 @@ static void test_layers_overlay_pinned_dentry_refused(void)
 	files = files_of(&o);
 	CU_ASSERT_FATAL(files != NULL);
 	request(&o);
-	fd = open(in(o.merged, "new.txt"), O_RDONLY);
+	fd = open(in(o.merged, "a.txt"), O_RDONLY);
 	CU_ASSERT(fd >= 0);
 	CU_ASSERT_EQUAL(rs_layers_restore(&o.set, files, NTOUCHED, false, res, &st), -ENOTRECOVERABLE);
 	CU_ASSERT_EQUAL(st.reason, LETHE_REASON_FILES_FAILED);
 	close(fd);
 	free(files);
+	ovl_teardown(&o);
+}
+
+/*
+ * New entries where no lower layer has the name are removed through the merged
+ * view: overlayfs' dentries stay right, so nothing system-wide is dropped, and
+ * a file still open there is no obstacle.
+ */
+static void test_layers_overlay_new_only_no_flush(void)
+{
+	static const char *const made[] = { "new.txt", "tree", "tree/x/leaf", "srv/fresh" };
+	struct lethe_file_result res[4];
+	struct lethe_rewind_stats st = { 0 };
+	struct ld_file files[4];
+	struct ovl o;
+	int fd;
+
+	CU_ASSERT_FATAL(ovl_setup(&o));
+	CU_ASSERT(put(in(o.merged, "new.txt"), "CANARY\n", 0) == 0);
+	CU_ASSERT(mkdir(in(o.merged, "tree"), 0755) == 0 && mkdir(in(o.merged, "tree/x"), 0755) == 0);
+	CU_ASSERT(put(in(o.merged, "tree/x/leaf"), "CANARY\n", 0) == 0);
+	CU_ASSERT(put(in(o.merged, "srv/fresh"), "CANARY\n", 0) == 0);
+	fd = open(in(o.merged, "new.txt"), O_RDONLY);
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(files[i].path, sizeof(files[i].path), "%s/%s", o.merged, made[i]);
+		files[i].ops = 1;
+	}
+	CU_ASSERT_EQUAL(rs_layers_restore(&o.set, files, 4, false, res, &st), 0);
+	CU_ASSERT(!st.dcache_flushed);
+	for (size_t i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(res[i].action, LETHE_FILE_REMOVED);
+	CU_ASSERT_EQUAL(rs_layers_diff_count(&o.set), 0);
+	CU_ASSERT(!exists(in(o.merged, "new.txt")) && !exists(in(o.merged, "tree")));
+	CU_ASSERT(!exists(in(o.upper, "new.txt")) && !exists(in(o.upper, "srv/fresh")));
+	if (fd >= 0)
+		close(fd);
 	ovl_teardown(&o);
 }
 
@@ -281,4 +318,5 @@ static void test_layers_find(void)
 }
 
 UNIT_SUITE(layers, UNIT_CASE(test_layers_overlay_paths), UNIT_CASE(test_layers_overlay_full_diff),
-	   UNIT_CASE(test_layers_overlay_pinned_dentry_refused), UNIT_CASE(test_layers_find));
+	   UNIT_CASE(test_layers_overlay_pinned_dentry_refused), UNIT_CASE(test_layers_overlay_new_only_no_flush),
+	   UNIT_CASE(test_layers_find));

@@ -16,7 +16,8 @@
 #   ctr_pid NAME              the init's host pid (runc state)
 #   ctr_cgroup_dir NAME       the init's cgroup dir (pids v1, else unified)
 #   ctr_teardown NAME         kill, delete, umount, remove cgroups and temp dirs;
-#       safe to call twice and from an EXIT trap (ctr_teardown_all).
+#       safe to call twice and from an EXIT trap (ctr_teardown_all). ctr_setup
+#       first removes what test shells killed before their trap ran left.
 # Each container is named by NAME; its state lives in _CTR_* associative arrays.
 
 CTR_REPO=${CTR_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -45,6 +46,26 @@ _ctr_vars() {
 	CTR_FN=/opt/fn/fn_container.py
 }
 
+# Containers, mounts and cgroups left by test shells that died without their
+# EXIT trap (SIGKILL): their owner pid (recorded by ctr_setup) is gone.
+ctr_reap_stale() {
+	local - d owner id
+	set +e
+	for d in /tmp/lethe-ctr-*.*; do
+		[ -f "$d/owner" ] || continue
+		owner=$(cat "$d/owner")
+		[ -n "$owner" ] && [ ! -e "/proc/$owner" ] || continue
+		id=$(cat "$d/id" 2>/dev/null)
+		ctr_log "removing stale $d ($id, owner $owner gone)"
+		if [ -n "$id" ]; then
+			"$CTR_RUNC" delete -f "$id" >/dev/null 2>&1
+			find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -path "*/lethe-test/$id" -exec rmdir {} + 2>/dev/null
+		fi
+		mountpoint -q "$d/merged" && umount -l "$d/merged"
+		awk -v t="$d/" 'index($2, t) == 1 {f = 1} END {exit !f}' /proc/self/mounts || rm -rf "$d"
+	done
+}
+
 ctr_setup() {
 	local name=$1 data= lower dir
 	shift
@@ -57,11 +78,14 @@ ctr_setup() {
 	done
 	[ $# -gt 0 ] || { ctr_log "ctr_setup: no process args"; return 2; }
 	command -v "$CTR_RUNC" >/dev/null || { ctr_log "$CTR_RUNC is not installed (scripts/setup.sh)"; return 1; }
+	ctr_reap_stale
 	lower=$(ctr_rootfs) || return 1
 	dir=$(mktemp -d "/tmp/lethe-ctr-$name.XXXXXX") || return 1
 	_CTR_DIR[$name]=$dir
 	_CTR_ID[$name]=lethe-$name-$$
 	_ctr_vars "$name"
+	echo $$ >"$dir/owner"
+	echo "$CTR_ID" >"$dir/id"
 	mkdir -p "$dir/upper" "$dir/work" "$dir/merged" "$dir/bundle"
 	if [ -z "$data" ]; then
 		data=$dir/data
@@ -185,7 +209,8 @@ ctr_teardown() {
 }
 
 ctr_teardown_all() {
-	local n
+	local - n
+	set +e
 	for n in "${!_CTR_DIR[@]}"; do
 		ctr_teardown "$n"
 	done

@@ -11,6 +11,7 @@ from the host after sampled requests (tests/container/check.py).
   serve_driver.py lethe --lethe L --id ID --bundle B --upper U --report R
                   [--requests N] [--sample K] [--flags F] [--serve-arg A]...
                   [--expect-data unprotected|protected|none] [--data DIR]
+                  [--expect-full-diff]
       `lethe serve --container ID --verify --report R [A...] -- runc run ...`.
       After requests 1, 2, every K-th and the last (after the answer and after
       the request's report line, i.e. after its rewind): no canary in the memory
@@ -21,6 +22,9 @@ from the host after sampled requests (tests/container/check.py).
       same inode; the cgroup holds exactly the checkpoint's processes plus the
       twin the report names. Every answer is "ok 1 ...", every report verified.
       The report of request 1 must list its files, pages, tasks and layers.
+      /data must be listed unprotected (report and checkpoint line) or, with
+      --expect-data protected, be rewound like a layer. --expect-full-diff: every
+      report must say the tracker lost records and the layers were diffed whole.
 Prints "FAIL: ..." for each failed check and exits 1 if any failed.
 """
 import argparse
@@ -330,6 +334,11 @@ def lethe(a):
         except (ValueError, IndexError):
             fail("cannot parse the checkpoint line: %r" % line)
             return
+        unprot = line.split("unprotected", 1)[1] if "unprotected" in line else ""
+        if a.expect_data == "unprotected" and "/data" not in unprot:
+            fail("the checkpoint line does not list /data as unprotected: %r" % line)
+        if a.expect_data == "protected" and "/data" in unprot:
+            fail("the checkpoint line lists a protected /data as unprotected: %r" % line)
         c = Container(a.id, a.upper, a.data if a.expect_data == "protected" else None)
         if cp_pid != c.pid:
             fail("serve checkpointed pid %d, the container's init is %d" % (cp_pid, c.pid))

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 source tests/container/lib.sh
 drv=
 cleanup() {
+	set +e
 	[ -n "$drv" ] && kill -KILL -- "-$drv" 2>/dev/null
 	ctr_teardown_all
 }

@@ -6,7 +6,7 @@ Importable (serve_driver.py) and a CLI:
   check.py same SNAP.json DIR       exit 1 and list the differences if DIR changed
   check.py grep TOKEN PATH...       exit 1 and list every file/name/xattr holding TOKEN
   check.py mem TOKEN PID...         exit 1 and list every pid whose memory holds TOKEN
-  check.py procs CGROUP_DIR         the pids in a cgroup, one per line
+  check.py procs CGROUP_DIR         the live (not zombie) pids in a cgroup, one per line
 """
 import hashlib
 import json
@@ -185,7 +185,7 @@ def main(argv):
                 bad = 1
         return bad
     if cmd == "procs":
-        for p in cgroup_procs(argv[2]):
+        for p in live(cgroup_procs(argv[2])):
             print(p)
         return 0
     print(__doc__, file=sys.stderr)

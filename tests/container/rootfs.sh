@@ -4,6 +4,7 @@
 # $B/container/rootfs (B defaults to build/). It is built into a temp dir and
 # renamed into place with a marker file, so an interrupted build is never used;
 # reruns are instant. Concurrent callers wait on a lock. Prints the path last.
+# Progress and the build time go to stderr, the path to stdout.
 #   tests/container/rootfs.sh [--print-path]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,15 +15,15 @@ rootfs=$cdir/rootfs
 version="lethe-rootfs 2: bookworm minbase python3, /opt/lethe"
 marker=.lethe-rootfs
 
-quiet=0
+quiet=0 # --print-path: say nothing when the cache is there
 [ "${1:-}" = --print-path ] && quiet=1
-say() { [ $quiet -eq 1 ] || echo "rootfs: $*" >&2; }
+say() { echo "rootfs: $*" >&2; }
 
 cached() { [ -f "$rootfs/$marker" ] && [ "$(cat "$rootfs/$marker")" = "$version" ]; }
 
 start=$(date +%s.%N)
 if cached; then
-	say "cached in $rootfs (0 s)"
+	[ $quiet -eq 1 ] || say "cached in $rootfs (0 s)"
 	echo "$rootfs"
 	exit 0
 fi

@@ -17,6 +17,8 @@ cleanup() {
 	ctr_teardown_all
 }
 trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 # unprotected: reported, and left alone
 ctr_setup data-u -- python3 -u /opt/fn/fn_container.py
@@ -24,9 +26,9 @@ setsid "$PY" tests/container/serve_driver.py lethe --lethe "$LETHE" --id "$CTR_I
 	--upper "$CTR_UPPER" --data "$CTR_DATA" --report "$CTR_DIR/report.jsonl" --requests 5 --sample 1 \
 	--flags data --expect-data unprotected &
 drv=$!
-wait $drv
+wait $drv || fail "unprotected /data run"
 drv=
-[ "$(grep -c LCY "$CTR_DATA/leak.txt")" -eq 5 ] || { echo "FAIL: /data/leak.txt should hold all 5 canaries"; exit 1; }
+[ "$(grep -c LCY "$CTR_DATA/leak.txt")" -eq 5 ] || fail "/data/leak.txt should hold all 5 canaries"
 ctr_teardown data-u
 
 # protected: rewound
@@ -36,10 +38,11 @@ setsid "$PY" tests/container/serve_driver.py lethe --lethe "$LETHE" --id "$CTR_I
 	--upper "$CTR_UPPER" --data "$CTR_DATA" --report "$CTR_DIR/report.jsonl" --requests 5 --sample 1 \
 	--flags data --expect-data protected --serve-arg=--protect --serve-arg=/data &
 drv=$!
-wait $drv
+wait $drv || fail "--protect /data run"
 drv=
-[ ! -e "$CTR_DATA/leak.txt" ] || { echo "FAIL: /data/leak.txt survived --protect /data"; exit 1; }
-[ "$(cat "$CTR_DATA/existing.txt")" = kept ] || { echo "FAIL: /data/existing.txt changed"; exit 1; }
+[ ! -e "$CTR_DATA/leak.txt" ] || fail "/data/leak.txt survived --protect /data"
+[ "$(cat "$CTR_DATA/existing.txt")" = kept ] || fail "/data/existing.txt changed"
 ctr_teardown data-p
-ctr_assert_clean data-u
-ctr_assert_clean data-p
+ctr_assert_clean data-u || fail "data-u left something"
+ctr_assert_clean data-p || fail "data-p left something"
+exit $fails

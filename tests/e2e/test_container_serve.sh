@@ -10,7 +10,7 @@
 # /opt/lethe equal their checkpoint state (xattrs incl. trusted.overlay.*); the
 # cgroup holds only init and the twin; the report of request 1 lists the files
 # (ops, action), pages and tasks. A control run without lethe first proves the
-# same checks see every plant.
+# same checks see every plant; an unknown container id exits 4.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${LETHE:?set LETHE to the lethe binary}"
@@ -33,6 +33,12 @@ drv=
 ctr_teardown serve-ctl
 
 ctr_setup serve -- python3 -u /opt/fn/fn_container.py
+# a container runc does not know: exit 4, and the message names it
+rc=0
+"$LETHE" serve --container "nosuch-$$" -- sh -c 'echo ready; exec sleep 60' </dev/null >/dev/null 2>"$CTR_DIR/nosuch.err" || rc=$?
+[ $rc -eq 4 ] && grep -q "nosuch-$$" "$CTR_DIR/nosuch.err" ||
+	{ echo "FAIL: serve --container nosuch: exit $rc, $(cat "$CTR_DIR/nosuch.err")"; exit 1; }
+
 setsid "$PY" tests/container/serve_driver.py lethe --lethe "$LETHE" --id "$CTR_ID" --bundle "$CTR_BUNDLE" \
 	--upper "$CTR_UPPER" --data "$CTR_DATA" --report "$CTR_DIR/report.jsonl" --requests 100 --sample 10 &
 drv=$!

@@ -17,7 +17,9 @@
 #   ctr_cgroup_dir NAME       the init's cgroup dir (pids v1, else unified)
 #   ctr_teardown NAME         kill, delete, umount, remove cgroups and temp dirs;
 #       safe to call twice and from an EXIT trap (ctr_teardown_all). ctr_setup
-#       first removes what test shells killed before their trap ran left.
+#       first removes what test shells killed before their trap ran left
+#       (ctr_reap_stale).
+#   ctr_assert_clean NAME     fails if a container, mount or cgroup of NAME is left.
 # Each container is named by NAME; its state lives in _CTR_* associative arrays.
 
 CTR_REPO=${CTR_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}

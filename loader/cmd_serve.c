@@ -295,7 +295,11 @@ static void sandbox_json(json_object *o, const struct ld_target *t, const struct
 	if (t->cgroup[0])
 		json_object_object_add(o, "cgroup", json_object_new_string(t->cgroup));
 	for (size_t i = 0; i < t->nlayers; i++) {
-		json_object *l = json_object_new_object();
+		json_object *l;
+
+		if (t->layers[i].kind == LETHE_LAYER_NONE)
+			continue; /* the mounts not rewound are listed (writable ones) as unprotected */
+		l = json_object_new_object();
 
 		json_object_object_add(l, "path", json_object_new_string(t->layers[i].path));
 		json_object_object_add(l, "kind", json_object_new_string(lethe_layer_kind_str(t->layers[i].kind)));
@@ -388,9 +392,10 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (o.target.container || o.target.cgroup || ld_verbose) {
 		fprintf(stderr, "%s serve: checkpointed pid %d (twin %d)", ld_prog, target.pid, lethe_sandbox_twin(s));
-		for (size_t i = 0; i < target.nlayers; i++)
-			fprintf(stderr, "%s %s %s", i ? "," : "; layers", target.layers[i].path,
-				lethe_layer_kind_str(target.layers[i].kind));
+		for (size_t i = 0, k = 0; i < target.nlayers; i++)
+			if (target.layers[i].kind != LETHE_LAYER_NONE)
+				fprintf(stderr, "%s %s %s", k++ ? "," : "; layers", target.layers[i].path,
+					lethe_layer_kind_str(target.layers[i].kind));
 		for (size_t i = 0; i < target.nunprotected; i++)
 			fprintf(stderr, "%s %s", i ? "," : "; unprotected", target.unprotected[i]);
 		fputc('\n', stderr);

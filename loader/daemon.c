@@ -176,7 +176,11 @@ static json_object *target_json(const struct ld_target *t)
 	if (t->cgroup[0])
 		json_object_object_add(o, "cgroup", json_object_new_string(t->cgroup));
 	for (size_t i = 0; i < t->nlayers; i++) {
-		json_object *l = json_object_new_object();
+		json_object *l;
+
+		if (t->layers[i].kind == LETHE_LAYER_NONE)
+			continue; /* the mounts not rewound are listed (writable ones) as unprotected */
+		l = json_object_new_object();
 
 		json_object_object_add(l, "path", json_object_new_string(t->layers[i].path));
 		json_object_object_add(l, "kind", json_object_new_string(lethe_layer_kind_str(t->layers[i].kind)));
@@ -369,6 +373,8 @@ static json_object *op_rewind(struct daemon *d, const struct ld_request *req)
 			return NULL;
 	}
 	json_object_object_add(r, "pid", json_object_new_int(x->pid));
+	/* re-arm may have forked a new twin */
+	json_object_object_add(r, "twin", json_object_new_int(lethe_sandbox_twin(x->s)));
 	json_object_object_add(r, "rewinds", json_object_new_int64(x->rewinds));
 	json_object_object_add(r, "rewind", ld_rewind_to_json(&st));
 	return r;

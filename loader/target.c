@@ -107,12 +107,17 @@ static int mount_layers(const struct ld_target_opts *o, struct ld_target *t, cha
 			err = add_layer(t, LETHE_LAYER_TMPFS, m[i].path, via, NULL);
 			break;
 		case LD_MNT_UNPROTECTED:
-			if (protected_path(o, m[i].path))
+			if (protected_path(o, m[i].path)) {
 				err = add_layer(t, LETHE_LAYER_DIR, m[i].path, via, NULL);
-			else if (t->nunprotected < LD_TARGET_UNPROTECTED_MAX)
-				snprintf(t->unprotected[t->nunprotected++], PATH_MAX, "%s", m[i].path);
-			break;
+				break;
+			}
+			if (t->nunprotected < LD_TARGET_UNPROTECTED_MAX && strlen(m[i].path) < LD_TARGET_PATH)
+				strcpy(t->unprotected[t->nunprotected++], m[i].path);
+			/* below it, nothing belongs to an enclosing layer */
+			__attribute__((fallthrough));
 		case LD_MNT_IGNORED:
+			if (strcmp(m[i].path, "/"))
+				err = add_layer(t, LETHE_LAYER_NONE, m[i].path, "", NULL);
 			break;
 		}
 	}

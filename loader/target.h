@@ -12,8 +12,9 @@
 #include <sys/types.h>
 #include "lethe/lethe.h"
 
-#define LD_TARGET_LAYERS_MAX 32
+#define LD_TARGET_LAYERS_MAX 96 /* a runc container has ~25 mounts, most of them not rewound */
 #define LD_TARGET_UNPROTECTED_MAX 32
+#define LD_TARGET_PATH 1024
 
 struct ld_target_opts {
 	pid_t pid;
@@ -26,10 +27,10 @@ struct ld_target_opts {
 };
 
 struct ld_target_layer {
-	enum lethe_layer_kind kind;
-	char path[PATH_MAX];
-	char root[PATH_MAX];
-	char lower[PATH_MAX];
+	enum lethe_layer_kind kind; /* LETHE_LAYER_NONE: a mount not rewound, paths below it unprotected */
+	char path[LD_TARGET_PATH];
+	char root[LD_TARGET_PATH];
+	char lower[LD_TARGET_PATH];
 };
 
 struct ld_target {
@@ -39,7 +40,7 @@ struct ld_target {
 	struct ld_target_layer layers[LD_TARGET_LAYERS_MAX];
 	size_t nlayers;
 	/* writable mounts no layer covers: reported as persistence points */
-	char unprotected[LD_TARGET_UNPROTECTED_MAX][PATH_MAX];
+	char unprotected[LD_TARGET_UNPROTECTED_MAX][LD_TARGET_PATH];
 	size_t nunprotected;
 	struct lethe_layer specs[LD_TARGET_LAYERS_MAX]; /* lethe_opts.layers, pointing into layers */
 };

@@ -115,6 +115,16 @@ struct lethe_sandbox {
 	ino_t cwd_ino;
 	struct rs_range *ever; /* LETHE_REARM_EVER: every range restored since checkpoint */
 	size_t never;
+	/*
+	 * This rewind's written set: every range copied back. With uffd-wp these are
+	 * exactly the pages left unprotected (the written ones, then ours), so
+	 * re-arming them alone equals re-protecting the whole span, for a fraction
+	 * of the page-table walk. Anything else that wrote the target (a repair by
+	 * full compare, cwd by path, a layout change) sets wp_full instead.
+	 */
+	struct rs_range *wp;
+	size_t nwp;
+	bool wp_full;
 };
 
 /*
@@ -448,6 +458,7 @@ static int cwd_restore_by_path(struct lethe_sandbox *s, struct inj_ctl *c)
 	local.iov_base = s->cwd_path;
 	if (process_vm_writev(s->pid, &local, 1, &remote, 1, 0) != (ssize_t)len)
 		return errno ? -errno : -EIO;
+	s->wp_full = true; /* a stack page outside the written set is written now */
 	err = inject_checked(c, SYS_chdir, addr, 0, 0, 0, 0, 0, &ret);
 	local.iov_base = save;
 	if (process_vm_writev(s->pid, &local, 1, &remote, 1, 0) != (ssize_t)len && !err)
@@ -604,6 +615,7 @@ static void sandbox_free(struct lethe_sandbox *s)
 	free(s->threads);
 	free(s->tids);
 	free(s->ever);
+	free(s->wp);
 	free(s->children0);
 	rs_saved_free(&s->saved);
 	if (s->cwd_fd >= 0)
@@ -1243,6 +1255,17 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 		}
 	}
 	err = copy_ranges(s, clipped, nc, st);
+	if (!err && nc) {
+		struct rs_range *w = realloc(s->wp, (s->nwp + nc) * sizeof(*w));
+
+		if (w) {
+			memcpy(w + s->nwp, clipped, nc * sizeof(*w));
+			s->wp = w;
+			s->nwp += nc;
+		} else {
+			s->wp_full = true;
+		}
+	}
 	free(clipped);
 	if (err)
 		st->reason = LETHE_REASON_COPY_FAILED;
@@ -1502,6 +1525,8 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 
 	memset(st, 0, sizeof(*st));
 	results_free(s);
+	s->nwp = 0;
+	s->wp_full = false;
 	st->verified = -1;
 	st->rearm = lethe_rearm_str(s->opts.rearm);
 	verify |= s->opts.verify_always;
@@ -1697,9 +1722,11 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 			/* lost layout records: registrations may be gone; renew and protect all */
 			err = uffd_register_all(s);
 		else
-			err = s->uffd_on ? (s->layout_changed ? rs_uffd_rearm(&s->uffd, &s->maps)
-							       : rs_uffd_rearm_span(&s->uffd, &s->maps))
-					 : 0;
+			err = !s->uffd_on	  ? 0
+			      : s->layout_changed ? rs_uffd_rearm(&s->uffd, &s->maps)
+			      : s->wp_full || st->full_compare || rs_uffd_protect(&s->uffd, s->wp, s->nwp)
+				      ? rs_uffd_rearm_span(&s->uffd, &s->maps)
+				      : 0;
 		if (!err && (!strcmp(st->rearm, "uffd-wp") || !strcmp(st->rearm, "ever-dirtied"))) {
 			/* what our own injections recorded is not the next request's */
 			err = ld_tracker_drain(s->tracker);

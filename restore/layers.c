@@ -30,6 +30,8 @@ const char *lethe_layer_kind_str(enum lethe_layer_kind k)
 		return "overlay";
 	case LETHE_LAYER_TMPFS:
 		return "tmpfs";
+	case LETHE_LAYER_NONE:
+		return "none";
 	}
 	return "unknown";
 }
@@ -102,14 +104,14 @@ static int add_layer(struct rs_layer_set *set, enum lethe_layer_kind kind, const
 		free(v->lower);
 		return -ENOMEM;
 	}
-	err = rs_layer_snapshot(root ? root : path, store, &v->snap);
+	err = kind == LETHE_LAYER_NONE ? 0 : rs_layer_snapshot(root ? root : path, store, &v->snap);
 	if (err) {
 		free(v->path);
 		free(v->lower);
 		return err;
 	}
 	set->n++;
-	pr_debug("layer %s (%s) at %s", v->path, lethe_layer_kind_str(kind), rs_layer_root(v->snap));
+	pr_debug("layer %s (%s) at %s", v->path, lethe_layer_kind_str(kind), v->snap ? rs_layer_root(v->snap) : "-");
 	return 0;
 }
 
@@ -177,7 +179,7 @@ struct rs_sblayer *rs_layers_find(const struct rs_layer_set *set, const char *pa
 				*rel = r;
 		}
 	}
-	return best;
+	return best && best->kind != LETHE_LAYER_NONE ? best : NULL;
 }
 
 /* Unused dentries and inodes, system-wide: the only handle userspace has on overlayfs' cache. */
@@ -439,7 +441,7 @@ int rs_layers_restore(struct rs_layer_set *set, const struct ld_file *files, siz
 	}
 	st->files_full_diff = full && set->n;
 	for (size_t l = 0; full && l < set->n; l++) {
-		long n = rs_layer_restore_all(set->v[l].snap);
+		long n = set->v[l].snap ? rs_layer_restore_all(set->v[l].snap) : 0;
 
 		if (n < 0) {
 			err = (int)n;
@@ -518,7 +520,7 @@ long rs_layers_diff_count(struct rs_layer_set *set)
 	long total = 0;
 
 	for (size_t i = 0; i < set->n; i++) {
-		long d = rs_layer_diff_count(set->v[i].snap);
+		long d = set->v[i].snap ? rs_layer_diff_count(set->v[i].snap) : 0;
 
 		if (d < 0)
 			return d;

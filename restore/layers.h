@@ -13,7 +13,7 @@
 #include "files.h"
 
 struct rs_sblayer {
-	struct rs_layer *snap;
+	struct rs_layer *snap; /* NULL for LETHE_LAYER_NONE */
 	char *path; /* where the target sees it, no trailing slash ("/" for the root) */
 	enum lethe_layer_kind kind;
 	char *lower; /* overlay: ':'-separated lower dirs, or NULL */
@@ -36,7 +36,8 @@ void rs_layers_free(struct rs_layer_set *set);
 
 /*
  * The layer holding path (absolute, as the target named it): the one whose view
- * path is the longest component-wise prefix. *rel points into path. NULL if none.
+ * path is the longest component-wise prefix. *rel points into path. NULL if none,
+ * or if that deepest one is a LETHE_LAYER_NONE mount.
  */
 struct rs_sblayer *rs_layers_find(const struct rs_layer_set *set, const char *path, const char **rel);
 

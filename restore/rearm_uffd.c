@@ -239,3 +239,17 @@ int rs_uffd_rearm_span(struct rs_uffd *u, const struct rs_maps *maps)
 	r = lo < hi ? scan(u, lo, hi, true, false, NULL, NULL) : 0;
 	return r < 0 ? (int)r : 0;
 }
+
+int rs_uffd_protect(struct rs_uffd *u, const struct rs_range *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct uffdio_writeprotect wp = {
+			.range = { .start = r[i].start, .len = r[i].len },
+			.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+		};
+
+		if (ioctl(u->uffd, UFFDIO_WRITEPROTECT, &wp))
+			return -errno;
+	}
+	return 0;
+}

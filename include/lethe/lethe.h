@@ -57,6 +57,11 @@ enum lethe_layer_kind {
 	LETHE_LAYER_DIR = 0, /* a plain directory (or a bind mount of one) */
 	LETHE_LAYER_OVERLAY, /* the upper dir of a mounted overlayfs */
 	LETHE_LAYER_TMPFS, /* a tmpfs, reached through /proc/PID/root */
+	/*
+	 * A mount that is not rewound (a host bind, /proc): no snapshot; paths below
+	 * it belong to no layer (reported unprotected), even under a layer's path.
+	 */
+	LETHE_LAYER_NONE,
 };
 
 const char *lethe_layer_kind_str(enum lethe_layer_kind k);

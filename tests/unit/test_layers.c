@@ -296,8 +296,11 @@ static void test_layers_overlay_new_only_no_flush(void)
 /* The deepest layer owns a path; names outside every layer and relative ones have none. */
 static void test_layers_find(void)
 {
-	struct rs_sblayer v[3] = { { .path = "/" }, { .path = "/tmp" }, { .path = "/data/in" } };
-	struct rs_layer_set set = { .v = v, .n = 3 };
+	struct rs_sblayer v[4] = { { .path = "/" },
+				   { .path = "/tmp" },
+				   { .path = "/data/in" },
+				   { .path = "/data", .kind = LETHE_LAYER_NONE } };
+	struct rs_layer_set set = { .v = v, .n = 4 };
 	const char *rel = NULL;
 
 	CU_ASSERT_PTR_EQUAL(rs_layers_find(&set, "/tmp/a/b", &rel), &v[1]);
@@ -310,7 +313,10 @@ static void test_layers_find(void)
 	CU_ASSERT_STRING_EQUAL(rel, "srv//x");
 	CU_ASSERT_PTR_EQUAL(rs_layers_find(&set, "/data/in/z", &rel), &v[2]);
 	CU_ASSERT_STRING_EQUAL(rel, "z");
-	CU_ASSERT_PTR_EQUAL(rs_layers_find(&set, "/data/inside", &rel), &v[0]);
+	/* a mount that is not rewound cuts its paths out of the enclosing layer */
+	CU_ASSERT_PTR_NULL(rs_layers_find(&set, "/data/inside", &rel));
+	CU_ASSERT_PTR_NULL(rs_layers_find(&set, "/data", &rel));
+	CU_ASSERT_PTR_EQUAL(rs_layers_find(&set, "/database", &rel), &v[0]);
 	CU_ASSERT_PTR_NULL(rs_layers_find(&set, "inode:3:4", &rel));
 	set.n = 2;
 	set.v = &v[1];

@@ -5,15 +5,25 @@
 # outside (the tracker never sees it fork). After every rewind the cgroup holds
 # exactly what it held at checkpoint (the runtime and lethe's snapshot twin);
 # the report says which processes the cgroup sweep found.
+# Runs once per cgroup version this host mounts (hybrid here: v2 and v1 pids).
 set -euo pipefail
-dir=$(mktemp -d /tmp/lethe-cgroup.XXXXXX)
-if [ -f /sys/fs/cgroup/unified/cgroup.procs ]; then
-	root=/sys/fs/cgroup/unified
-elif [ -f /sys/fs/cgroup/cgroup.procs ] && grep -q cgroup2 /proc/self/mounts; then
-	root=/sys/fs/cgroup
-else
-	root=/sys/fs/cgroup/pids
+if [ $# -eq 0 ]; then
+	roots=()
+	if [ -f /sys/fs/cgroup/unified/cgroup.procs ]; then
+		roots+=(/sys/fs/cgroup/unified)
+	elif [ -f /sys/fs/cgroup/cgroup.procs ] && [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+		roots+=(/sys/fs/cgroup)
+	fi
+	[ -f /sys/fs/cgroup/pids/cgroup.procs ] && roots+=(/sys/fs/cgroup/pids)
+	[ ${#roots[@]} -gt 0 ] || { echo "FAIL: no cgroup hierarchy mounted"; exit 1; }
+	for r in "${roots[@]}"; do
+		echo "cgroup root $r"
+		bash "$0" "$r" || exit 1
+	done
+	exit 0
 fi
+root=$1
+dir=$(mktemp -d /tmp/lethe-cgroup.XXXXXX)
 cg=$root/lethe-e2e-$$
 outsider=
 serve=

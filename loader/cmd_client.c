@@ -244,15 +244,15 @@ static void print_status(json_object *r)
 		printf("no sandboxes (daemon pid %" PRId64 ")\n", get_i64(r, "daemon_pid"));
 		return;
 	}
-	printf("%-8s %-8s %8s %10s  %s\n", "PID", "TWIN", "REWINDS", "LAST_US", "STATE");
+	printf("%-8s %-8s %8s %10s  %-8s %s\n", "PID", "TWIN", "REWINDS", "LAST_US", "STATE", "CONTAINER");
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(arr, i), *last;
 		char us[24] = "-";
 
 		if (json_object_object_get_ex(e, "last_rewind_us", &last) && last)
 			snprintf(us, sizeof(us), "%" PRId64, json_object_get_int64(last));
-		printf("%-8" PRId64 " %-8" PRId64 " %8" PRId64 " %10s  %s\n", get_i64(e, "pid"), get_i64(e, "twin"),
-		       get_i64(e, "rewinds"), us, get_str(e, "state", "?"));
+		printf("%-8" PRId64 " %-8" PRId64 " %8" PRId64 " %10s  %-8s %s\n", get_i64(e, "pid"), get_i64(e, "twin"),
+		       get_i64(e, "rewinds"), us, get_str(e, "state", "?"), get_str(e, "container", "-"));
 	}
 }
 

@@ -183,7 +183,7 @@ grep -q "^rewind [0-9]* us: .*verify passed" "$dir/out" || fail "rewind line: $(
 expect 0 "$LETHE" status --json --socket "$sock" &&
 	json_check "[(s['pid'], s['rewinds'], s['recycle'], s['state']) for s in r['sandboxes']] == [($P, 21, False, 'ok')] and r['sandboxes'][0]['last_rewind_us'] > 0"
 expect 0 "$LETHE" status --socket "$sock"
-grep -Eq "^$P +[0-9]+ +21 +[0-9]+ +ok$" "$dir/out" || fail "status table: $(cat "$dir/out")"
+grep -Eq "^$P +[0-9]+ +21 +[0-9]+ +ok +-$" "$dir/out" || fail "status table: $(cat "$dir/out")"
 expect 0 "$LETHE" report --pid "$P" --json --socket "$sock" &&
 	json_check "r['pid'] == $P and r['rewinds'] == 21 and r['failed_rewinds'] == 0 and r['checkpoint_us'] > 0 and r['verify_always'] and r['last_rewind']['verify'] == 'passed'"
 expect 0 "$LETHE" report --pid "$P" --socket "$sock"

@@ -27,10 +27,11 @@
 /* the buffer spans twice the largest K, so scattered pages (every second one) fit */
 #define AREA_PAGES (2 * MAX_PAGES)
 #define BOUNCE (4UL << 20) /* the engine's COPY_BUF */
+#define HUGE (2UL << 20)
 
 static const unsigned int sizes[] = { 1, 64, 1024 };
 
-static char *area;
+static char *area; /* 2 MiB aligned, AREA_PAGES long */
 
 static uint64_t now_ns(void)
 {
@@ -163,51 +164,31 @@ static void summarise(uint64_t *ns, int n, struct series *s)
 	s->p90 = ns[n * 9 / 10];
 }
 
-int main(int argc, char **argv)
+static long anon_huge_kb(pid_t pid)
 {
-	static struct rs_range r[MAX_PAGES];
-	int rounds = 200, dev = -1, bad = 0;
-	pid_t twin = -1, target = -1;
-	uint64_t *ns = NULL;
-	struct utsname u;
-	void *buf = NULL;
-	char model[256] = "?", line[256];
+	char path[64], line[256];
+	long kb = -1;
 	FILE *f;
 
-	if (argc == 3 && !strcmp(argv[1], "-n"))
-		rounds = atoi(argv[2]);
-	if (rounds < 10 || (argc != 1 && argc != 3)) {
-		fprintf(stderr, "usage: bench_kpatch [-n ROUNDS (>= 10)]\n");
-		return 2;
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	alarm(600);
-	area = mmap(NULL, AREA_PAGES * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	buf = malloc(BOUNCE);
-	ns = calloc(rounds, sizeof(*ns));
-	if (area == MAP_FAILED || !buf || !ns)
-		return 1;
-	/* the twin holds 0x5a, the target starts as 0xa5; both are our children */
-	twin = start_stopped(0x5a);
-	target = start_stopped(0xa5);
-	if (twin < 0 || target < 0) {
-		fprintf(stderr, "bench_kpatch: cannot start and stop the two processes: %s\n",
-			strerror(-(twin < 0 ? twin : target)));
-		bad = 1;
-		goto out;
-	}
-	dev = rs_copy_dev_open();
-	uname(&u);
-	f = fopen("/proc/cpuinfo", "r");
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "model name : %255[^\n]", model) == 1)
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
 			break;
 	if (f)
 		fclose(f);
-	printf("bench_kpatch: kernel %s, cpu %s, %d rounds per cell, /dev/lethe %s\n", u.release, model, rounds,
-	       dev >= 0 ? "loaded" : strerror(-dev));
-	printf("%-6s %-10s %-22s %-26s %s\n", "pages", "layout", "kpatch us p10/med/p90", "process_vm us p10/med/p90",
-	       "process_vm/kpatch");
+	return kb;
+}
+
+/*
+ * Every cell of one backing: both copy paths, each checked once for the right
+ * bytes, then timed rounds times. Returns 0, or 1 when a copy was wrong.
+ */
+static int bench_cells(int dev, pid_t target, pid_t twin, const char *backing, int rounds, uint64_t *ns, void *buf)
+{
+	static struct rs_range r[MAX_PAGES];
+	int bad = 0;
+
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 		for (int scattered = 0; scattered < 2; scattered++) {
 			unsigned int k = sizes[si];
@@ -249,21 +230,81 @@ int main(int argc, char **argv)
 			}
 			summarise(ns, rounds, &sv);
 			snprintf(vcell, sizeof(vcell), "%.1f/%.1f/%.1f", sv.p10 / 1e3, sv.med / 1e3, sv.p90 / 1e3);
-			printf("%-6u %-10s %-22s %-26s", k, scattered ? "scattered" : "contiguous", cell, vcell);
+			printf("%-6u %-8s %-10s %-22s %-26s", k, backing, scattered ? "scattered" : "contiguous", cell,
+			       vcell);
 			if (dev >= 0)
 				printf("%.2fx", (double)sv.med / (double)sk.med);
 			printf("\n");
 		}
 	}
-out:
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	/* 4k: MADV_NOHUGEPAGE; thp: MADV_HUGEPAGE on a 2 MiB-aligned area */
+	static const struct {
+		const char *name;
+		int advice;
+	} backings[] = { { "4k", MADV_NOHUGEPAGE }, { "thp", MADV_HUGEPAGE } };
+	int rounds = 200, dev, bad = 0;
+	uint64_t *ns = NULL;
+	struct utsname u;
+	void *buf = NULL;
+	char model[256] = "?", line[256], *raw;
+	FILE *f;
+
+	if (argc == 3 && !strcmp(argv[1], "-n"))
+		rounds = atoi(argv[2]);
+	if (rounds < 10 || (argc != 1 && argc != 3)) {
+		fprintf(stderr, "usage: bench_kpatch [-n ROUNDS (>= 10)]\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	alarm(600);
+	raw = mmap(NULL, AREA_PAGES * PG + HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	buf = malloc(BOUNCE);
+	ns = calloc(rounds, sizeof(*ns));
+	if (raw == MAP_FAILED || !buf || !ns)
+		return 1;
+	area = (char *)(((uintptr_t)raw + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
+	dev = rs_copy_dev_open();
+	uname(&u);
+	f = fopen("/proc/cpuinfo", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "model name : %255[^\n]", model) == 1)
+			break;
+	if (f)
+		fclose(f);
+	printf("bench_kpatch: kernel %s, cpu %s, %d rounds per cell, /dev/lethe %s\n", u.release, model, rounds,
+	       dev >= 0 ? "loaded" : strerror(-dev));
+	printf("%-6s %-8s %-10s %-22s %-26s %s\n", "pages", "backing", "layout", "kpatch us p10/med/p90",
+	       "process_vm us p10/med/p90", "process_vm/kpatch");
+	for (size_t b = 0; b < sizeof(backings) / sizeof(backings[0]) && !bad; b++) {
+		pid_t twin, target;
+
+		/* the children inherit the advice; each faults its own pages */
+		madvise(area, AREA_PAGES * PG, backings[b].advice);
+		/* the twin holds 0x5a, the target starts as 0xa5 */
+		twin = start_stopped(0x5a);
+		target = start_stopped(0xa5);
+		if (twin < 0 || target < 0) {
+			fprintf(stderr, "bench_kpatch: cannot start and stop the two processes: %s\n",
+				strerror(-(twin < 0 ? twin : target)));
+			bad = 1;
+		} else {
+			printf("# %s: target AnonHugePages %ld kB\n", backings[b].name, anon_huge_kb(target));
+			bad = bench_cells(dev, target, twin, backings[b].name, rounds, ns, buf);
+		}
+		if (target > 0)
+			kill(target, SIGKILL);
+		if (twin > 0)
+			kill(twin, SIGKILL);
+		while (waitpid(-1, NULL, __WALL) > 0)
+			;
+	}
 	if (dev >= 0)
 		close(dev);
-	if (target > 0)
-		kill(target, SIGKILL);
-	if (twin > 0)
-		kill(twin, SIGKILL);
-	while (waitpid(-1, NULL, __WALL) > 0)
-		;
 	free(buf);
 	free(ns);
 	printf("bench_kpatch: %s\n", bad ? "FAILED (a copy was wrong or refused)" : "done");

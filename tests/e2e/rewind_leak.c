@@ -4,12 +4,14 @@
  * canary everywhere (fn_runtime); after the rewind no byte of it may remain in
  * any readable memory of the sandbox, --verify must pass, no task may remain.
  * usage: rewind_leak [--soak] [--rearm M] [--expect-copy C] [--expect-rearm R]
- *                    ROUNDS RUNTIME [ARGS...]
+ *                    [--expect-gup] ROUNDS RUNTIME [ARGS...]
  * --soak also checks that memory (PSS of target + twin), fds and zombies stay
  * flat between the first tenth of the rounds and the end. --rearm asks for a
  * re-arm method (auto, uffd, softdirty, retwin, ever); --expect-copy and
  * --expect-rearm check every rewind's reported copy path and re-arm method
  * (the latter as a prefix: "softdirty" also accepts "softdirty+retwin").
+ * --expect-gup (with fn_runtime --gup) checks that every epoch saw a GUP write
+ * and was restored from the kernel's written set, not by a full compare.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "lethe/events.h"
 #include "lethe/lethe.h"
 #include "restore/maps.h"
 
@@ -195,7 +198,7 @@ static int parse_rearm(const char *m, enum lethe_rearm *out)
 static int usage(void)
 {
 	fprintf(stderr, "usage: rewind_leak [--soak] [--rearm M] [--expect-copy C] [--expect-rearm R] "
-			"ROUNDS RUNTIME [ARGS...]\n");
+			"[--expect-gup] ROUNDS RUNTIME [ARGS...]\n");
 	return 2;
 }
 
@@ -204,6 +207,7 @@ int main(int argc, char **argv)
 	int in[2], out[2], rounds;
 	bool soak = false;
 	const char *want_copy = NULL, *want_rearm = NULL;
+	bool want_gup = false;
 	long pss0 = 0;
 	int fds0 = 0;
 	struct lethe_opts opts = { .verify_always = true };
@@ -219,6 +223,8 @@ int main(int argc, char **argv)
 
 		if (!strcmp(argv[1], "--soak"))
 			soak = true, used = 1;
+		else if (!strcmp(argv[1], "--expect-gup"))
+			want_gup = true, used = 1;
 		else if (argc > 2 && !strcmp(argv[1], "--rearm") && !parse_rearm(argv[2], &opts.rearm))
 			;
 		else if (argc > 2 && !strcmp(argv[1], "--expect-copy"))
@@ -292,6 +298,11 @@ int main(int argc, char **argv)
 		if (want_copy)
 			CHECK(st.copy && !strcmp(st.copy, want_copy), "round %d: copy %s, expected %s", k,
 			      st.copy ? st.copy : "none", want_copy);
+		if (want_gup)
+			CHECK((st.epoch_flags & LETHE_EPOCH_GUP_WRITE) && !st.full_compare,
+			      "round %d: epoch flags 0x%llx, full compare %d: the GUP write was not restored from the "
+			      "written set",
+			      k, (unsigned long long)st.epoch_flags, st.full_compare);
 		if (want_rearm)
 			CHECK(st.rearm && !strncmp(st.rearm, want_rearm, strlen(want_rearm)),
 			      "round %d: rearm %s, expected %s", k, st.rearm ? st.rearm : "none", want_rearm);

@@ -73,6 +73,7 @@ fi
 
 echo "kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus, $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB"
 leak=$top/tests/e2e/test_rewind_leak_c.sh
+leak_gup=$top/tests/e2e/test_rewind_leak_gup.sh
 serve_sd=$top/tests/e2e/test_serve_rearm_softdirty.sh
 if insmod /lethe_kp.ko; then
 	run kp_ioctl "$B/kp_test"
@@ -82,6 +83,7 @@ if insmod /lethe_kp.ko; then
 	run unit sh -c "cd $top && $B/tests/unit_runner --skip files"
 	# AUTO on 6.1: no uffd-wp async, soft-dirty present
 	run leak_kpatch env LETHE_LEAK_ARGS="--expect-copy kpatch --expect-rearm softdirty" sh "$leak"
+	run leak_gup_kpatch env LETHE_LEAK_ARGS="--expect-copy kpatch --expect-rearm softdirty" sh "$leak_gup"
 	run serve_softdirty_kpatch sh "$serve_sd"
 	run serve_uffd_refused sh /guest.sh expect_exit 5 "$LETHE" serve --rearm uffd -- "$B/demo/fn_runtime"
 	run bench_kpatch "$B/bench/bench_kpatch" -n 100

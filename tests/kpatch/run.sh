@@ -52,7 +52,8 @@ cp "$S/rewind_leak" "$o/build/tests/e2e/"
 cp "$S/unit_runner" "$S/bpf_runner" "$o/build/tests/"
 cp "$S/fn_runtime" "$S/leaky" "$o/build/demo/"
 cp "$S/bench_kpatch" "$o/build/bench/"
-cp tests/e2e/test_rewind_leak_c.sh tests/e2e/test_serve_rearm_softdirty.sh "$o/tests/e2e/"
+cp tests/e2e/test_rewind_leak_c.sh tests/e2e/test_rewind_leak_gup.sh tests/e2e/test_serve_rearm_softdirty.sh \
+	"$o/tests/e2e/"
 cp -r tests/unit/data "$o/tests/unit/"
 cp tests/kpatch/guest.sh "$ir/guest.sh"
 cat >"$ir/init" <<'INIT'

@@ -221,18 +221,22 @@ int main(int argc, char **argv)
 	while (argc > 1 && !strncmp(argv[1], "--", 2)) {
 		int used = 2;
 
-		if (!strcmp(argv[1], "--soak"))
-			soak = true, used = 1;
-		else if (!strcmp(argv[1], "--expect-gup"))
-			want_gup = true, used = 1;
-		else if (argc > 2 && !strcmp(argv[1], "--rearm") && !parse_rearm(argv[2], &opts.rearm))
-			;
-		else if (argc > 2 && !strcmp(argv[1], "--expect-copy"))
+		if (!strcmp(argv[1], "--soak")) {
+			soak = true;
+			used = 1;
+		} else if (!strcmp(argv[1], "--expect-gup")) {
+			want_gup = true;
+			used = 1;
+		} else if (argc > 2 && !strcmp(argv[1], "--rearm")) {
+			if (parse_rearm(argv[2], &opts.rearm))
+				return usage();
+		} else if (argc > 2 && !strcmp(argv[1], "--expect-copy")) {
 			want_copy = argv[2];
-		else if (argc > 2 && !strcmp(argv[1], "--expect-rearm"))
+		} else if (argc > 2 && !strcmp(argv[1], "--expect-rearm")) {
 			want_rearm = argv[2];
-		else
+		} else {
 			return usage();
+		}
 		argc -= used;
 		argv += used;
 	}

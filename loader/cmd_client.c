@@ -18,6 +18,7 @@
 struct client_opts {
 	const char *socket;
 	pid_t pid;
+	const char *container, *runtime, *runtime_root, *cgroup;
 	bool verify;
 	bool json;
 	char *protect[LD_PROTECT_MAX];
@@ -41,16 +42,25 @@ static const char *const op_help[LD_OP_MAX] = {
 static void client_usage(FILE *out, enum ld_op op)
 {
 	fprintf(out, "usage: %s %s%s%s [--json] [--socket PATH]\n\n%s\noptions:\n", ld_prog, ld_op_str(op),
-		ld_op_needs_pid(op) ? " --pid PID" : "", ld_op_takes_verify(op) ? " [--verify]" : "", op_help[op]);
+		ld_op_needs_pid(op) ? " (--pid PID | --container ID | --cgroup PATH)" : "",
+		ld_op_takes_verify(op) ? " [--verify]" : "", op_help[op]);
 	if (ld_op_needs_pid(op))
-		fprintf(out, "  -p, --pid PID       the target process\n");
+		fprintf(out, "  -p, --pid PID       the target process\n"
+			     "  -c, --container ID  the target is this container's init; at checkpoint its\n"
+			     "                      cgroup, overlay upper dir and tmpfs mounts join the sandbox\n"
+			     "      --runtime R     the container's OCI runtime: runc (default) or crun\n"
+			     "      --runtime-root DIR  the runtime's state directory (its --root)\n"
+			     "  -g, --cgroup PATH   every process of this cgroup directory is in the sandbox\n");
+	if (op == LD_OP_CHECKPOINT)
+		fprintf(out, "  -P, --protect PATH  PATH's files belong to the sandbox (repeatable; with\n"
+			     "                      --container, a path as the container sees it)\n");
 	if (ld_op_takes_verify(op))
 		fprintf(out, "  -V, --verify        verify %s against the snapshot\n",
 			op == LD_OP_CHECKPOINT ? "every rewind" : "this rewind");
 	fprintf(out, "  -j, --json          print the daemon's response object\n"
 		     "  -s, --socket PATH   the daemon's socket (default %s)\n"
 		     "  -h, --help          show this help\n\n"
-		     "exit status: 0 ok, 1 failed, 2 usage, 3 not permitted, 4 no such process,\n"
+		     "exit status: 0 ok, 1 failed, 2 usage, 3 not permitted, 4 no such process or container,\n"
 		     "5 unsupported or not checkpointed, 6 sandbox must be recycled, 7 daemon unreachable\n",
 		LD_DEFAULT_SOCKET);
 }
@@ -60,6 +70,10 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },    { "verify", no_argument, NULL, 'V' },
 		{ "protect", required_argument, NULL, 'P' },
+		{ "container", required_argument, NULL, 'c' },
+		{ "runtime", required_argument, NULL, 'U' },
+		{ "runtime-root", required_argument, NULL, 'O' },
+		{ "cgroup", required_argument, NULL, 'g' },
 		{ "json", no_argument, NULL, 'j' },	    { "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },	    {},
 	};
@@ -69,7 +83,7 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 
 	memset(o, 0, sizeof(*o));
 	o->socket = LD_DEFAULT_SOCKET;
-	while ((c = getopt_long(argc, argv, "+p:Vjs:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:c:g:P:Vjs:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			errno = 0;
@@ -101,12 +115,24 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 					ld_op_str(op), LD_PROTECT_MAX);
 				return -EINVAL;
 			}
-			o->protect[o->nprotect] = realpath(optarg, NULL);
-			if (!o->protect[o->nprotect] || strlen(o->protect[o->nprotect]) >= LD_PROTECT_LEN) {
-				fprintf(stderr, "%s %s: cannot protect '%s'\n", ld_prog, ld_op_str(op), optarg);
+			o->protect[o->nprotect++] = strdup(optarg);
+			break;
+		case 'c':
+		case 'U':
+		case 'O':
+		case 'g':
+			if (!ld_op_needs_pid(op)) {
+				fprintf(stderr, "%s %s: takes no sandbox name\n", ld_prog, ld_op_str(op));
 				return -EINVAL;
 			}
-			o->nprotect++;
+			if (c == 'c')
+				o->container = optarg;
+			else if (c == 'U')
+				o->runtime = optarg;
+			else if (c == 'O')
+				o->runtime_root = optarg;
+			else
+				o->cgroup = optarg;
 			break;
 		case 's':
 			o->socket = optarg;
@@ -123,9 +149,42 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 		fprintf(stderr, "%s %s: unexpected argument '%s'\n", ld_prog, ld_op_str(op), argv[optind]);
 		return -EINVAL;
 	}
-	if (ld_op_needs_pid(op) && !o->pid) {
-		fprintf(stderr, "%s %s: --pid PID is required\n", ld_prog, ld_op_str(op));
+	if (ld_op_needs_pid(op) && !o->pid && !o->container && !o->cgroup) {
+		fprintf(stderr, "%s %s: name the sandbox with --pid, --container or --cgroup\n", ld_prog, ld_op_str(op));
 		return -EINVAL;
+	}
+	if (o->pid && o->container) {
+		fprintf(stderr, "%s %s: --pid and --container name the sandbox twice\n", ld_prog, ld_op_str(op));
+		return -EINVAL;
+	}
+	if ((o->runtime || o->runtime_root) && !o->container) {
+		fprintf(stderr, "%s %s: --runtime and --runtime-root go with --container\n", ld_prog, ld_op_str(op));
+		return -EINVAL;
+	}
+	if (o->runtime && strcmp(o->runtime, "runc") && strcmp(o->runtime, "crun")) {
+		fprintf(stderr, "%s %s: unknown runtime '%s' (runc, crun)\n", ld_prog, ld_op_str(op), o->runtime);
+		return -EINVAL;
+	}
+	if ((o->cgroup && o->cgroup[0] != '/') || (o->runtime_root && o->runtime_root[0] != '/')) {
+		fprintf(stderr, "%s %s: --cgroup and --runtime-root want absolute paths\n", ld_prog, ld_op_str(op));
+		return -EINVAL;
+	}
+	if (o->container && (strlen(o->container) >= LD_NAME_LEN || o->container[0] == '-' ||
+			     strchr(o->container, '/'))) {
+		fprintf(stderr, "%s %s: bad container id '%s'\n", ld_prog, ld_op_str(op), o->container);
+		return -EINVAL;
+	}
+	/* the daemon shares our mount namespace: resolve host paths here; a container's are its own */
+	for (size_t i = 0; i < o->nprotect; i++) {
+		char *p = o->container ? strdup(o->protect[i]) : realpath(o->protect[i], NULL);
+
+		if (!p || p[0] != '/' || strlen(p) >= LD_PROTECT_LEN) {
+			fprintf(stderr, "%s %s: cannot protect '%s'\n", ld_prog, ld_op_str(op), o->protect[i]);
+			free(p);
+			return -EINVAL;
+		}
+		free(o->protect[i]);
+		o->protect[i] = p;
 	}
 	return 0;
 }
@@ -233,6 +292,15 @@ static int run_op(int argc, char **argv, enum ld_op op)
 		return err > 0 ? LD_EXIT_OK : LD_EXIT_USAGE;
 	req.pid = o.pid;
 	req.verify = o.verify;
+	if ((o.cgroup && strlen(o.cgroup) >= sizeof(req.cgroup)) ||
+	    (o.runtime_root && strlen(o.runtime_root) >= sizeof(req.runtime_root))) {
+		fprintf(stderr, "%s %s: path too long\n", ld_prog, ld_op_str(op));
+		return LD_EXIT_USAGE;
+	}
+	snprintf(req.container, sizeof(req.container), "%s", o.container ? o.container : "");
+	snprintf(req.runtime, sizeof(req.runtime), "%s", o.runtime ? o.runtime : "");
+	snprintf(req.runtime_root, sizeof(req.runtime_root), "%s", o.runtime_root ? o.runtime_root : "");
+	snprintf(req.cgroup, sizeof(req.cgroup), "%s", o.cgroup ? o.cgroup : "");
 	for (size_t i = 0; i < o.nprotect; i++) {
 		snprintf(req.protect[i], sizeof(req.protect[i]), "%s", o.protect[i]);
 		free(o.protect[i]);

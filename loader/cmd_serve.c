@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "lethe/lethe.h"
 #include "rewind_fmt.h"
+#include "target.h"
 
 struct serve_opts {
 	const char *protect[16];
@@ -24,6 +25,7 @@ struct serve_opts {
 	bool verify;
 	enum lethe_rearm rearm;
 	const char *report;
+	struct ld_target_opts target; /* --container / --cgroup: the sandbox is not CMD itself */
 	int ready_timeout_ms;
 	int response_timeout_ms;
 	char **cmd;
@@ -31,17 +33,27 @@ struct serve_opts {
 
 static void serve_usage(FILE *out)
 {
-	fprintf(out, "usage: %s serve [--verify] [--report FILE] [--timeout MS] -- CMD [ARGS...]\n\n"
+	fprintf(out, "usage: %s serve [--container ID [--runtime R] [--runtime-root DIR] | --cgroup PATH]\n"
+		     "       [--verify] [--report FILE] [--protect PATH]... [--timeout MS] -- CMD [ARGS...]\n\n"
 		     "Run CMD as a sandboxed child. CMD prints one line when it is ready; lethe then\n"
 		     "checkpoints it. Each line read on stdin is one request: it is written to CMD's\n"
 		     "stdin, CMD's one-line response is copied to stdout, and CMD is rewound to its\n"
 		     "checkpoint before the next request is read. Nothing a request leaves in memory,\n"
 		     "threads, child processes or fds is visible to the next one.\n\n"
+		     "With --container, CMD starts the container in the foreground (e.g. `runc run\n"
+		     "--bundle B ID`: its stdio is the container init's) and the sandbox is the\n"
+		     "container: its init process, every process of its cgroup, its overlay upper dir\n"
+		     "and tmpfs mounts. Other writable mounts are reported as unprotected.\n\n"
 		     "options:\n"
 		     "  --verify          prove every rewind byte-exact against the snapshot\n"
 		     "  --report FILE     append one JSON line per request (what the rewind did)\n"
-		     "  --protect DIR     DIR's files belong to the sandbox: snapshot at checkpoint,\n"
-		     "                    every path a request touched restored after it (repeatable)\n"
+		     "  --container ID    the sandbox is this container (resolved once CMD is ready)\n"
+		     "  --runtime R       its OCI runtime: runc (default) or crun\n"
+		     "  --runtime-root DIR  the runtime's state directory (its --root)\n"
+		     "  --cgroup PATH     every process in this cgroup directory belongs to the sandbox\n"
+		     "  --protect PATH    PATH's files belong to the sandbox: snapshot at checkpoint,\n"
+		     "                    every path a request touched restored after it (repeatable;\n"
+		     "                    with --container, a path as the container sees it)\n"
 		     "  --rearm METHOD    auto (default: uffd-wp where the kernel has it, else\n"
 		     "                    softdirty, else retwin), uffd, softdirty, retwin, or ever\n"
 		     "                    (no re-arm: restore every page ever dirtied); a method the\n"
@@ -49,7 +61,8 @@ static void serve_usage(FILE *out)
 		     "  --timeout MS      how long to wait for readiness and for each response\n"
 		     "                    (default 10000)\n"
 		     "  -h, --help        show this help\n\n"
-		     "exit status: 0 stdin ended, 2 usage, 3 not root, 5 unsupported target,\n"
+		     "exit status: 0 stdin ended, 2 usage, 3 not root, 4 no such container or\n"
+		     "process, 5 unsupported target,\n"
 		     "6 a rewind failed (the sandbox must be recycled), 8 CMD could not run,\n"
 		     "1 CMD died or broke the line protocol\n",
 		ld_prog);
@@ -62,6 +75,10 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		{ "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
 		{ "rearm", required_argument, NULL, 'R' },
 		{ "protect", required_argument, NULL, 'P' },
+		{ "container", required_argument, NULL, 'C' },
+		{ "runtime", required_argument, NULL, 'U' },
+		{ "runtime-root", required_argument, NULL, 'O' },
+		{ "cgroup", required_argument, NULL, 'G' },
 		{},
 	};
 	char *end;
@@ -89,12 +106,27 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 				fprintf(stderr, "%s serve: at most 16 --protect directories\n", ld_prog);
 				return -EINVAL;
 			}
-			o->protect[o->nprotect] = realpath(optarg, NULL);
-			if (!o->protect[o->nprotect]) {
-				fprintf(stderr, "%s serve: cannot protect '%s': %s\n", ld_prog, optarg, strerror(errno));
+			o->protect[o->nprotect++] = strdup(optarg);
+			break;
+		case 'C':
+			o->target.container = optarg;
+			break;
+		case 'U':
+			if (strcmp(optarg, "runc") && strcmp(optarg, "crun")) {
+				fprintf(stderr, "%s serve: unknown runtime '%s' (runc, crun)\n", ld_prog, optarg);
 				return -EINVAL;
 			}
-			o->nprotect++;
+			o->target.runtime = optarg;
+			break;
+		case 'O':
+			o->target.runtime_root = optarg;
+			break;
+		case 'G':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "%s serve: --cgroup wants an absolute cgroup directory\n", ld_prog);
+				return -EINVAL;
+			}
+			o->target.cgroup = optarg;
 			break;
 		case 'R':
 			if (!strcmp(optarg, "auto")) {
@@ -125,6 +157,23 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		fprintf(stderr, "%s serve: no command given (-- CMD [ARGS...])\n", ld_prog);
 		return -EINVAL;
 	}
+	if ((o->target.runtime || o->target.runtime_root) && !o->target.container) {
+		fprintf(stderr, "%s serve: --runtime and --runtime-root go with --container\n", ld_prog);
+		return -EINVAL;
+	}
+	/* without a container, protected dirs are ours to resolve now */
+	for (size_t i = 0; !o->target.container && i < o->nprotect; i++) {
+		char *real = realpath(o->protect[i], NULL);
+
+		if (!real) {
+			fprintf(stderr, "%s serve: cannot protect '%s': %s\n", ld_prog, o->protect[i], strerror(errno));
+			return -EINVAL;
+		}
+		free((char *)o->protect[i]);
+		o->protect[i] = real;
+	}
+	o->target.protect = o->protect;
+	o->target.nprotect = o->nprotect;
 	o->cmd = &argv[optind];
 	return 0;
 }
@@ -238,7 +287,37 @@ static void child_end(struct child *c)
 	c->pid = 0;
 }
 
-static void report_append(FILE *rep, unsigned long req, const struct lethe_rewind_stats *st)
+/* What the sandbox is made of, repeated in every report line so each stands alone. */
+static void sandbox_json(json_object *o, const struct ld_target *t, const struct lethe_sandbox *s)
+{
+	json_object *ls = json_object_new_array(), *un = json_object_new_array();
+
+	json_object_object_add(o, "pid", json_object_new_int(lethe_sandbox_pid(s)));
+	json_object_object_add(o, "twin", json_object_new_int(lethe_sandbox_twin(s)));
+	if (t->container[0])
+		json_object_object_add(o, "container", json_object_new_string(t->container));
+	if (t->cgroup[0])
+		json_object_object_add(o, "cgroup", json_object_new_string(t->cgroup));
+	for (size_t i = 0; i < t->nlayers; i++) {
+		json_object *l;
+
+		if (t->layers[i].kind == LETHE_LAYER_NONE)
+			continue; /* the mounts not rewound are listed (writable ones) as unprotected */
+		l = json_object_new_object();
+
+		json_object_object_add(l, "path", json_object_new_string(t->layers[i].path));
+		json_object_object_add(l, "kind", json_object_new_string(lethe_layer_kind_str(t->layers[i].kind)));
+		json_object_object_add(l, "root", json_object_new_string(t->layers[i].root));
+		json_object_array_add(ls, l);
+	}
+	for (size_t i = 0; i < t->nunprotected; i++)
+		json_object_array_add(un, json_object_new_string(t->unprotected[i]));
+	json_object_object_add(o, "layers", ls);
+	json_object_object_add(o, "unprotected", un);
+}
+
+static void report_append(FILE *rep, unsigned long req, const struct lethe_rewind_stats *st,
+			  const struct ld_target *t, const struct lethe_sandbox *s)
 {
 	json_object *o;
 
@@ -246,6 +325,7 @@ static void report_append(FILE *rep, unsigned long req, const struct lethe_rewin
 		return;
 	o = ld_rewind_to_json(st);
 	json_object_object_add(o, "request", json_object_new_int64(req));
+	sandbox_json(o, t, s);
 	fprintf(rep, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	fflush(rep);
 	json_object_put(o);
@@ -255,6 +335,8 @@ int cmd_serve(int argc, char **argv)
 {
 	struct lethe_opts lopts = {};
 	struct lethe_sandbox *s = NULL;
+	static struct ld_target target;
+	char why[512];
 	struct child c = { .pid = 0 };
 	struct serve_opts o;
 	char *req = NULL, resp[65536];
@@ -293,13 +375,34 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	lopts.rearm = o.rearm;
-	lopts.protect = o.protect;
-	lopts.nprotect = o.nprotect;
-	err = lethe_checkpoint(c.pid, &lopts, &s);
+	if (o.target.container || o.target.cgroup) {
+		err = ld_target_resolve(&o.target, true, &target, why, sizeof(why));
+		if (err) {
+			fprintf(stderr, "%s serve: %s\n", ld_prog, why);
+			ret = ld_target_exit(err);
+			goto out;
+		}
+		ld_target_apply(&target, &lopts);
+	} else {
+		target.pid = c.pid;
+		lopts.protect = o.protect;
+		lopts.nprotect = o.nprotect;
+	}
+	err = lethe_checkpoint(target.pid, &lopts, &s);
 	if (err) {
-		fprintf(stderr, "%s serve: cannot checkpoint pid %d: %s\n", ld_prog, c.pid, strerror(-err));
+		fprintf(stderr, "%s serve: cannot checkpoint pid %d: %s\n", ld_prog, target.pid, strerror(-err));
 		ret = ld_exit_from_err(err);
 		goto out;
+	}
+	if (o.target.container || o.target.cgroup || ld_verbose) {
+		fprintf(stderr, "%s serve: checkpointed pid %d (twin %d)", ld_prog, target.pid, lethe_sandbox_twin(s));
+		for (size_t i = 0, k = 0; i < target.nlayers; i++)
+			if (target.layers[i].kind != LETHE_LAYER_NONE)
+				fprintf(stderr, "%s %s %s", k++ ? "," : "; layers", target.layers[i].path,
+					lethe_layer_kind_str(target.layers[i].kind));
+		for (size_t i = 0; i < target.nunprotected; i++)
+			fprintf(stderr, "%s %s", i ? "," : "; unprotected", target.unprotected[i]);
+		fputc('\n', stderr);
 	}
 
 	while ((n = getline(&req, &reqcap, stdin)) > 0) {
@@ -320,13 +423,13 @@ int cmd_serve(int argc, char **argv)
 		if (!err)
 			err = child_line(&c, resp, sizeof(resp), o.response_timeout_ms);
 		if (err) {
-			fprintf(stderr, "%s serve: request %lu: no response from pid %d: %s\n", ld_prog, nreq, c.pid,
+			fprintf(stderr, "%s serve: request %lu: no response from pid %d: %s\n", ld_prog, nreq, target.pid,
 				err == -EPIPE ? "it exited" : strerror(-err));
 			goto out;
 		}
 		/* rewind before the answer leaves: the next request cannot overtake it */
 		err = lethe_rewind(s, o.verify, &st);
-		report_append(rep, nreq, &st);
+		report_append(rep, nreq, &st, &target, s);
 		if (err) {
 			fprintf(stderr, "%s serve: request %lu: ", ld_prog, nreq);
 			ld_rewind_print_line(stderr, &st);

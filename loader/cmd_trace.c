@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "target.h"
 #include "paths.h"
 #include "report_fmt.h"
 #include "trace.h"
@@ -27,18 +28,23 @@ struct trace_opts {
 	bool json;
 	const char *output;
 	pid_t pid;
+	struct ld_target_opts target; /* --container / --cgroup, resolved to the pid to follow */
 	char **cmd;
 };
 
 static void trace_usage(FILE *out)
 {
-	fprintf(out, "usage: %s trace [--json] [--output FILE] (--pid PID | -- CMD [ARGS...])\n\n"
+	fprintf(out, "usage: %s trace [--json] [--output FILE]\n"
+		     "       (--pid PID | --container ID [--runtime R] [--runtime-root DIR] | --cgroup PATH\n"
+		     "        | -- CMD [ARGS...])\n\n"
 		     "Run CMD (or follow the running process PID) with the lethe tracker attached.\n"
 		     "When the target exits, or on SIGINT/SIGTERM, print a persistence-point report:\n"
 		     "dirty pages by mapping, mappings added/removed, tasks created, files touched\n"
 		     "and the tracker's counters. Children and threads of the target are followed.\n\n"
 		     "options:\n"
 		     "  -p, --pid PID       follow an existing process instead of running CMD\n"
+		     "  -c, --container ID  follow a container's init (runc, or --runtime crun)\n"
+		     "  -g, --cgroup PATH   follow the root process of a cgroup\n"
 		     "  -j, --json          print the report as JSON\n"
 		     "  -o, --output FILE   write the report to FILE instead of stdout\n"
 		     "  -h, --help          show this help\n\n"
@@ -52,13 +58,15 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },    { "json", no_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+		{ "container", required_argument, NULL, 'c' }, { "runtime", required_argument, NULL, 'U' },
+		{ "runtime-root", required_argument, NULL, 'O' }, { "cgroup", required_argument, NULL, 'g' },
 		{},
 	};
 	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	while ((c = getopt_long(argc, argv, "+p:jo:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:jo:hc:g:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			errno = 0;
@@ -70,6 +78,18 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'c':
+			o->target.container = optarg;
+			break;
+		case 'U':
+			o->target.runtime = optarg;
+			break;
+		case 'O':
+			o->target.runtime_root = optarg;
+			break;
+		case 'g':
+			o->target.cgroup = optarg;
 			break;
 		case 'o':
 			o->output = optarg;
@@ -84,9 +104,22 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	}
 	if (optind < argc)
 		o->cmd = &argv[optind];
-	if (!!o->pid == !!o->cmd) {
-		fprintf(stderr, "%s trace: give exactly one of --pid PID or -- CMD\n", ld_prog);
+	if (!!o->pid + !!o->cmd + !!o->target.container + !!o->target.cgroup != 1) {
+		fprintf(stderr, "%s trace: give exactly one of --pid PID, --container ID, --cgroup PATH or -- CMD\n",
+			ld_prog);
 		trace_usage(stderr);
+		return -EINVAL;
+	}
+	if ((o->target.runtime || o->target.runtime_root) && !o->target.container) {
+		fprintf(stderr, "%s trace: --runtime and --runtime-root go with --container\n", ld_prog);
+		return -EINVAL;
+	}
+	if (o->target.runtime && strcmp(o->target.runtime, "runc") && strcmp(o->target.runtime, "crun")) {
+		fprintf(stderr, "%s trace: unknown runtime '%s' (runc, crun)\n", ld_prog, o->target.runtime);
+		return -EINVAL;
+	}
+	if (o->target.cgroup && o->target.cgroup[0] != '/') {
+		fprintf(stderr, "%s trace: --cgroup wants an absolute cgroup directory\n", ld_prog);
 		return -EINVAL;
 	}
 	return 0;
@@ -191,6 +224,17 @@ int cmd_trace(int argc, char **argv)
 		fprintf(stderr, "%s trace: must run as root (loading BPF programs needs CAP_BPF and CAP_PERFMON)\n",
 			ld_prog);
 		return LD_EXIT_PERM;
+	}
+	if (o.target.container || o.target.cgroup) {
+		static struct ld_target target;
+		char why[512];
+
+		err = ld_target_resolve(&o.target, false, &target, why, sizeof(why));
+		if (err) {
+			fprintf(stderr, "%s trace: %s\n", ld_prog, why);
+			return ld_target_exit(err);
+		}
+		o.pid = target.pid;
 	}
 	if (o.pid) {
 		pidfd = syscall(SYS_pidfd_open, o.pid, 0);

@@ -36,10 +36,10 @@ struct ld_mount {
 /*
  * Parse a mountinfo stream (proc(5)) and classify every mount. Returns 0 with a
  * malloc'ed array in *out (*n entries, in file order), or -EINVAL on a malformed
- * line, -ENOMEM.
+ * line, -ENAMETOOLONG (a field longer than its slot), -ENOMEM, -EIO.
  */
 int ld_mountinfo_parse(FILE *f, struct ld_mount **out, size_t *n);
-/* The same for /proc/PID/mountinfo; -ESRCH when pid does not exist. */
+/* The same for /proc/PID/mountinfo; -ESRCH when pid does not exist (or is a zombie). */
 int ld_mountinfo_read(pid_t pid, struct ld_mount **out, size_t *n);
 
 /*
@@ -50,6 +50,14 @@ int ld_mountinfo_read(pid_t pid, struct ld_mount **out, size_t *n);
  * Returns 0, -ESRCH (no such pid), -ENOENT (no usable hierarchy), -ENAMETOOLONG.
  */
 int ld_cgroup_of(pid_t pid, char *out, size_t len);
+/*
+ * The pure part of ld_cgroup_of, from the texts of /proc/PID/cgroup and of our
+ * /proc/self/mountinfo. usable (may be NULL: all are) vets a candidate directory;
+ * when it refuses, the next mount or hierarchy in the order above is tried.
+ * Returns 0, -ENOENT, -ENAMETOOLONG, -EINVAL (malformed mountinfo), -ENOMEM.
+ */
+int ld_cgroup_resolve(const char *cgroup, const char *mountinfo, bool (*usable)(const char *dir), char *out,
+		      size_t len);
 /*
  * Every pid in cgroup directory dir (its cgroup.procs; not recursive), sorted.
  * Returns 0 with a malloc'ed array, -ENOENT if dir is not a cgroup, -errno.

@@ -23,6 +23,8 @@
 #include "cli.h"
 #include "proto.h"
 #include "rewind_fmt.h"
+#include "container.h"
+#include "target.h"
 
 #define LOG_PREFIX "daemon: "
 #include "log.h"
@@ -33,6 +35,7 @@
 struct sbx {
 	struct lethe_sandbox *s;
 	pid_t pid;
+	struct ld_target t; /* how it was named: container, cgroup, layers, unprotected */
 	bool verify_always; /* the checkpoint asked to verify every rewind */
 	uint64_t rewinds; /* rewinds that succeeded */
 	uint64_t failed_rewinds;
@@ -140,6 +143,67 @@ static struct sbx *sbx_find(struct daemon *d, pid_t pid)
 	return NULL;
 }
 
+/* The sandbox a request names: by pid, container id or cgroup, as it was checkpointed. */
+static struct sbx *sbx_named(struct daemon *d, const struct ld_request *req)
+{
+	for (struct sbx *x = d->sandboxes; x; x = x->next) {
+		if (req->container[0] ? !strcmp(x->t.container, req->container)
+		    : req->cgroup[0]  ? !strcmp(x->t.cgroup, req->cgroup)
+				      : x->pid == req->pid)
+			return x;
+	}
+	return NULL;
+}
+
+/* How a request names its sandbox, for messages. */
+static const char *req_name(const struct ld_request *req, char *buf, size_t len)
+{
+	if (req->container[0])
+		snprintf(buf, len, "container %s", req->container);
+	else if (req->cgroup[0] && !req->pid)
+		snprintf(buf, len, "cgroup %s", req->cgroup);
+	else
+		snprintf(buf, len, "pid %d", (int)req->pid);
+	return buf;
+}
+
+static json_object *target_json(const struct ld_target *t)
+{
+	json_object *o = json_object_new_object(), *ls = json_object_new_array(), *un = json_object_new_array();
+
+	if (t->container[0])
+		json_object_object_add(o, "container", json_object_new_string(t->container));
+	if (t->cgroup[0])
+		json_object_object_add(o, "cgroup", json_object_new_string(t->cgroup));
+	for (size_t i = 0; i < t->nlayers; i++) {
+		json_object *l;
+
+		if (t->layers[i].kind == LETHE_LAYER_NONE)
+			continue; /* the mounts not rewound are listed (writable ones) as unprotected */
+		l = json_object_new_object();
+
+		json_object_object_add(l, "path", json_object_new_string(t->layers[i].path));
+		json_object_object_add(l, "kind", json_object_new_string(lethe_layer_kind_str(t->layers[i].kind)));
+		json_object_object_add(l, "root", json_object_new_string(t->layers[i].root));
+		json_object_array_add(ls, l);
+	}
+	for (size_t i = 0; i < t->nunprotected; i++)
+		json_object_array_add(un, json_object_new_string(t->unprotected[i]));
+	json_object_object_add(o, "layers", ls);
+	json_object_object_add(o, "unprotected", un);
+	return o;
+}
+
+/* Copy the sandbox description into a response. */
+static void add_target(json_object *r, const struct ld_target *t)
+{
+	json_object *o = target_json(t);
+
+	json_object_object_foreach(o, key, val)
+		json_object_object_add(r, key, json_object_get(val));
+	json_object_put(o);
+}
+
 static void sbx_unlink(struct daemon *d, struct sbx *x)
 {
 	for (struct sbx **p = &d->sandboxes; *p; p = &(*p)->next) {
@@ -155,11 +219,27 @@ static bool pid_alive(pid_t pid)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-/* Shared by every op that names a checkpointed pid: ESRCH or ENOENT, with a message. */
-static json_object *err_not_ours(pid_t pid)
+/* Shared by every op that names a checkpointed sandbox: ESRCH or ENOENT, with a message. */
+static json_object *err_not_ours(const struct ld_request *req)
 {
-	char msg[96];
+	pid_t pid = req->pid;
+	char msg[LD_PROTECT_LEN + 64], name[LD_PROTECT_LEN + 32];
 
+	if (req->container[0]) {
+		struct ld_container c;
+		char why[256];
+		int err = ld_runtime_state(req->runtime[0] ? req->runtime : "runc",
+					   req->runtime_root[0] ? req->runtime_root : NULL, req->container, &c, why,
+					   sizeof(why));
+
+		/* one that does not exist is not "not checkpointed" */
+		if (err == -ENOENT || err == -ESRCH)
+			return ld_response_err(-ESRCH, why, NULL);
+	}
+	if (req->container[0] || (req->cgroup[0] && !pid)) {
+		snprintf(msg, sizeof(msg), "%s is not checkpointed", req_name(req, name, sizeof(name)));
+		return ld_response_err(-ENOENT, msg, NULL);
+	}
 	if (!pid_alive(pid)) {
 		snprintf(msg, sizeof(msg), "no such process: %d", (int)pid);
 		return ld_response_err(-ESRCH, msg, NULL);
@@ -172,38 +252,70 @@ static json_object *op_checkpoint(struct daemon *d, const struct ld_request *req
 {
 	struct lethe_opts opts = { .rearm = LETHE_REARM_AUTO, .verify_always = req->verify };
 	const char *protect[LD_PROTECT_MAX];
-
-	for (size_t i = 0; i < req->nprotect; i++)
-		protect[i] = req->protect[i];
-	opts.protect = protect;
-	opts.nprotect = req->nprotect;
+	struct ld_target_opts to = {
+		.pid = req->pid,
+		.container = req->container[0] ? req->container : NULL,
+		.runtime = req->runtime[0] ? req->runtime : NULL,
+		.runtime_root = req->runtime_root[0] ? req->runtime_root : NULL,
+		.cgroup = req->cgroup[0] ? req->cgroup : NULL,
+		.protect = protect,
+		.nprotect = req->nprotect,
+	};
 	struct lethe_sandbox *s = NULL;
 	struct sbx *x;
 	json_object *r;
-	char msg[160];
+	char msg[640], name[LD_PROTECT_LEN + 32];
 	uint64_t t0;
 	int err;
 
-	if (sbx_find(d, req->pid)) {
-		snprintf(msg, sizeof(msg), "pid %d is already checkpointed", (int)req->pid);
+	for (size_t i = 0; i < req->nprotect; i++)
+		protect[i] = req->protect[i];
+	if (sbx_named(d, req)) {
+		snprintf(msg, sizeof(msg), "%s is already checkpointed", req_name(req, name, sizeof(name)));
 		return ld_response_err(-EEXIST, msg, NULL);
 	}
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return ld_response_err(-ENOMEM, NULL, NULL);
 	t0 = now_us();
-	err = lethe_checkpoint(req->pid, &opts, &s);
+	if (to.container || to.cgroup) {
+		char why[512];
+
+		err = ld_target_resolve(&to, true, &x->t, why, sizeof(why));
+		if (err) {
+			free(x);
+			pr_warn("%s", why);
+			/* the client's exit codes: 4 no such container or process, 5 no runtime */
+			if (err == -ENOENT)
+				err = -ESRCH;
+			else if (err == -ENOEXEC)
+				err = -EOPNOTSUPP;
+			return ld_response_err(err, why, NULL);
+		}
+		if (sbx_find(d, x->t.pid)) {
+			snprintf(msg, sizeof(msg), "pid %d (%s) is already checkpointed", (int)x->t.pid,
+				 req_name(req, name, sizeof(name)));
+			free(x);
+			return ld_response_err(-EEXIST, msg, NULL);
+		}
+		ld_target_apply(&x->t, &opts);
+	} else {
+		x->t.pid = req->pid;
+		opts.protect = protect;
+		opts.nprotect = req->nprotect;
+	}
+	err = lethe_checkpoint(x->t.pid, &opts, &s);
 	if (err) {
-		free(x);
 		if (err == -ESRCH)
-			snprintf(msg, sizeof(msg), "no such process: %d", (int)req->pid);
+			snprintf(msg, sizeof(msg), "no such process: %d", (int)x->t.pid);
 		else
-			snprintf(msg, sizeof(msg), "cannot checkpoint pid %d: %s", (int)req->pid, strerror(-err));
+			snprintf(msg, sizeof(msg), "cannot checkpoint pid %d: %s", (int)x->t.pid, strerror(-err));
+		free(x);
 		pr_warn("%s", msg);
 		return ld_response_err(err, msg, NULL);
 	}
 	x->s = s;
-	x->pid = req->pid;
+	x->pid = x->t.pid;
 	x->verify_always = req->verify;
 	x->checkpoint_us = now_us() - t0;
 	x->checkpointed_at = time(NULL);
@@ -218,20 +330,21 @@ static json_object *op_checkpoint(struct daemon *d, const struct ld_request *req
 	json_object_object_add(r, "pid", json_object_new_int(x->pid));
 	json_object_object_add(r, "twin", json_object_new_int(lethe_sandbox_twin(s)));
 	json_object_object_add(r, "checkpoint_us", json_object_new_int64(x->checkpoint_us));
+	add_target(r, &x->t);
 	return r;
 }
 
 static json_object *op_rewind(struct daemon *d, const struct ld_request *req)
 {
 	struct lethe_rewind_stats st;
-	struct sbx *x = sbx_find(d, req->pid);
+	struct sbx *x = sbx_named(d, req);
 	bool was_recycled;
 	json_object *r;
 	char msg[200];
 	int err;
 
 	if (!x)
-		return err_not_ours(req->pid);
+		return err_not_ours(req);
 	was_recycled = lethe_sandbox_needs_recycle(x->s);
 	err = lethe_rewind(x->s, req->verify, &st);
 	x->has_last = true;
@@ -260,6 +373,8 @@ static json_object *op_rewind(struct daemon *d, const struct ld_request *req)
 			return NULL;
 	}
 	json_object_object_add(r, "pid", json_object_new_int(x->pid));
+	/* re-arm may have forked a new twin */
+	json_object_object_add(r, "twin", json_object_new_int(lethe_sandbox_twin(x->s)));
 	json_object_object_add(r, "rewinds", json_object_new_int64(x->rewinds));
 	json_object_object_add(r, "rewind", ld_rewind_to_json(&st));
 	return r;
@@ -274,11 +389,11 @@ static const char *sbx_state(const struct sbx *x)
 
 static json_object *op_report(struct daemon *d, const struct ld_request *req)
 {
-	struct sbx *x = sbx_find(d, req->pid);
+	struct sbx *x = sbx_named(d, req);
 	json_object *r;
 
 	if (!x)
-		return err_not_ours(req->pid);
+		return err_not_ours(req);
 	r = ld_response_ok();
 	if (!r)
 		return NULL;
@@ -292,6 +407,7 @@ static json_object *op_report(struct daemon *d, const struct ld_request *req)
 	json_object_object_add(r, "rewinds", json_object_new_int64(x->rewinds));
 	json_object_object_add(r, "failed_rewinds", json_object_new_int64(x->failed_rewinds));
 	json_object_object_add(r, "last_rewind", x->has_last ? ld_rewind_to_json(&x->last) : NULL);
+	add_target(r, &x->t);
 	if (x->has_last && x->last_err)
 		json_object_object_add(r, "last_errno", json_object_new_int(-x->last_err));
 	return r;
@@ -299,12 +415,12 @@ static json_object *op_report(struct daemon *d, const struct ld_request *req)
 
 static json_object *op_release(struct daemon *d, const struct ld_request *req)
 {
-	struct sbx *x = sbx_find(d, req->pid);
+	struct sbx *x = sbx_named(d, req);
 	json_object *r;
 	int err;
 
 	if (!x)
-		return err_not_ours(req->pid);
+		return err_not_ours(req);
 	sbx_unlink(d, x);
 	err = lethe_release(x->s);
 	if (err)
@@ -333,6 +449,8 @@ static json_object *op_status(struct daemon *d)
 		json_object *e = json_object_new_object();
 
 		json_object_object_add(e, "pid", json_object_new_int(x->pid));
+		if (x->t.container[0])
+			json_object_object_add(e, "container", json_object_new_string(x->t.container));
 		json_object_object_add(e, "twin", json_object_new_int(lethe_sandbox_twin(x->s)));
 		json_object_object_add(e, "rewinds", json_object_new_int64(x->rewinds));
 		json_object_object_add(e, "recycle", json_object_new_boolean(lethe_sandbox_needs_recycle(x->s)));

@@ -70,6 +70,55 @@ static json_object *parse_strict(const char *line, size_t len)
 	return o;
 }
 
+static bool is_name_key(const char *key)
+{
+	return !strcmp(key, "pid") || !strcmp(key, "container") || !strcmp(key, "runtime") ||
+	       !strcmp(key, "runtime_root") || !strcmp(key, "cgroup");
+}
+
+/* A string field into dst (size len); 1 if absent, -EINVAL if not a string or too long. */
+static int get_name(json_object *o, const char *key, char *dst, size_t len, char *why, size_t whylen)
+{
+	json_object *v;
+	const char *str;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return 1;
+	str = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+	if (!str || !*str || strlen(str) >= len)
+		return fail(why, whylen, "\"%s\" must be a non-empty string shorter than %zu bytes", key, len);
+	strcpy(dst, str);
+	return 0;
+}
+
+/* The sandbox's names: pid, or container (+ runtime, runtime_root), and/or cgroup. */
+static int parse_names(json_object *o, struct ld_request *req, char *why, size_t whylen)
+{
+	bool has_pid = json_object_object_get_ex(o, "pid", NULL);
+	int c = get_name(o, "container", req->container, sizeof(req->container), why, whylen);
+	int r = get_name(o, "runtime", req->runtime, sizeof(req->runtime), why, whylen);
+	int rr = get_name(o, "runtime_root", req->runtime_root, sizeof(req->runtime_root), why, whylen);
+	int g = get_name(o, "cgroup", req->cgroup, sizeof(req->cgroup), why, whylen);
+
+	if (c < 0 || r < 0 || rr < 0 || g < 0)
+		return -EINVAL;
+	if (has_pid && !c)
+		return fail(why, whylen, "\"pid\" and \"container\" name the sandbox twice");
+	if (!has_pid && c && g)
+		return fail(why, whylen, "op %s needs \"pid\", \"container\" or \"cgroup\"", ld_op_str(req->op));
+	if ((!r || !rr) && c)
+		return fail(why, whylen, "\"runtime\" and \"runtime_root\" go with \"container\"");
+	if (!c && (req->container[0] == '-' || strchr(req->container, '/')))
+		return fail(why, whylen, "bad container id");
+	if (!r && strcmp(req->runtime, "runc") && strcmp(req->runtime, "crun"))
+		return fail(why, whylen, "\"runtime\" must be runc or crun");
+	if ((!rr && req->runtime_root[0] != '/') || (!g && req->cgroup[0] != '/'))
+		return fail(why, whylen, "\"runtime_root\" and \"cgroup\" must be absolute paths");
+	if (!g && has_pid && req->op != LD_OP_CHECKPOINT)
+		return fail(why, whylen, "\"pid\" and \"cgroup\" name the sandbox twice");
+	return 0;
+}
+
 int ld_request_parse(const char *line, struct ld_request *req, char *why, size_t whylen)
 {
 	json_object *o, *v;
@@ -102,7 +151,7 @@ int ld_request_parse(const char *line, struct ld_request *req, char *why, size_t
 	json_object_object_foreach(o, key, val)
 	{
 		(void)val;
-		if (strcmp(key, "op") && !(ld_op_needs_pid(req->op) && !strcmp(key, "pid")) &&
+		if (strcmp(key, "op") && !(ld_op_needs_pid(req->op) && is_name_key(key)) &&
 		    !(ld_op_takes_verify(req->op) && !strcmp(key, "verify")) &&
 		    !(req->op == LD_OP_CHECKPOINT && !strcmp(key, "protect"))) {
 			err = fail(why, whylen, "unknown field '%.64s' for op %s", key, name);
@@ -110,10 +159,11 @@ int ld_request_parse(const char *line, struct ld_request *req, char *why, size_t
 		}
 	}
 	if (ld_op_needs_pid(req->op)) {
-		if (!json_object_object_get_ex(o, "pid", &v)) {
-			err = fail(why, whylen, "op %s needs \"pid\"", name);
+		err = parse_names(o, req, why, whylen);
+		if (err)
 			goto out;
-		}
+	}
+	if (ld_op_needs_pid(req->op) && json_object_object_get_ex(o, "pid", &v)) {
 		if (!json_object_is_type(v, json_type_int)) {
 			err = fail(why, whylen, "\"pid\" must be an integer");
 			goto out;
@@ -163,8 +213,16 @@ json_object *ld_request_to_json(const struct ld_request *req)
 	if (!o)
 		return NULL;
 	json_object_object_add(o, "op", json_object_new_string(ld_op_str(req->op)));
-	if (ld_op_needs_pid(req->op))
+	if (ld_op_needs_pid(req->op) && req->pid)
 		json_object_object_add(o, "pid", json_object_new_int(req->pid));
+	if (req->container[0])
+		json_object_object_add(o, "container", json_object_new_string(req->container));
+	if (req->runtime[0])
+		json_object_object_add(o, "runtime", json_object_new_string(req->runtime));
+	if (req->runtime_root[0])
+		json_object_object_add(o, "runtime_root", json_object_new_string(req->runtime_root));
+	if (req->cgroup[0])
+		json_object_object_add(o, "cgroup", json_object_new_string(req->cgroup));
 	if (ld_op_takes_verify(req->op))
 		json_object_object_add(o, "verify", json_object_new_boolean(req->verify));
 	if (req->nprotect) {
@@ -270,7 +328,8 @@ int ld_rewind_from_json(json_object *o, struct lethe_rewind_stats *st)
 		uint64_t *v;
 	} phases[] = {
 		{ "stop", &st->us_stop },     { "drain", &st->us_drain },   { "tasks", &st->us_tasks },
-		{ "layout", &st->us_layout }, { "copy", &st->us_copy },	    { "fds", &st->us_fds },
+		{ "layout", &st->us_layout }, { "copy", &st->us_copy },	    { "files", &st->us_files },
+		{ "fds", &st->us_fds },
 		{ "verify", &st->us_verify }, { "rearm", &st->us_rearm },   { "regs", &st->us_regs },
 		{ "resume", &st->us_resume }, { "total", &st->us_total },
 	};
@@ -282,7 +341,8 @@ int ld_rewind_from_json(json_object *o, struct lethe_rewind_stats *st)
 		{ "mappings_undone", &st->mappings_undone }, { "tasks_killed", &st->tasks_killed },
 		{ "threads_ended", &st->threads_ended },   { "fds_closed", &st->fds_closed },
 		{ "fds_restored", &st->fds_restored },	   { "epoch_flags", &st->epoch_flags },
-		{ "verify_mismatches", &st->verify_mismatches },
+		{ "verify_mismatches", &st->verify_mismatches }, { "cgroup_killed", &st->cgroup_killed },
+		{ "files_restored", &st->files_restored },
 	};
 	const char *verify, *reason;
 	json_object *ph;

@@ -16,8 +16,13 @@
 /* a request is a few dozen bytes; anything this long is garbage, not a request */
 #define LD_PROTO_MAX_LINE 65536
 
+/*
+ * Every op but status names its sandbox by "pid":N, "container":"ID" (with
+ * optional "runtime" and "runtime_root"), or "cgroup":"/sys/fs/cgroup/..."
+ * (at checkpoint also together with "pid": that process, that cgroup).
+ */
 enum ld_op {
-	LD_OP_CHECKPOINT = 0, /* {"op":"checkpoint","pid":N,"verify":bool} */
+	LD_OP_CHECKPOINT = 0, /* {"op":"checkpoint","pid":N,"verify":bool,"protect":[...]} */
 	LD_OP_REWIND, /* {"op":"rewind","pid":N,"verify":bool} */
 	LD_OP_REPORT, /* {"op":"report","pid":N} */
 	LD_OP_RELEASE, /* {"op":"release","pid":N} */
@@ -28,18 +33,25 @@ enum ld_op {
 #define LD_PROTECT_MAX 8
 #define LD_PROTECT_LEN 1024
 
+#define LD_NAME_LEN 256
+
 struct ld_request {
 	enum ld_op op;
-	pid_t pid; /* 0 for status */
+	pid_t pid; /* 0 when not given */
+	char container[LD_NAME_LEN]; /* "" when not given */
+	char runtime[16];
+	char runtime_root[LD_PROTECT_LEN];
+	char cgroup[LD_PROTECT_LEN];
 	bool verify;
-	/* checkpoint: directories whose files belong to the sandbox ("protect":[abs paths]) */
+	/* checkpoint: directories whose files belong to the sandbox ("protect":[abs paths],
+	 * as the container sees them when it names a container) */
 	char protect[LD_PROTECT_MAX][LD_PROTECT_LEN];
 	size_t nprotect;
 };
 
 /* Name of op as it appears on the wire; "unknown" when out of range. */
 const char *ld_op_str(enum ld_op op);
-/* True if op names its target with "pid" (every op but status). */
+/* True if op names its sandbox (every op but status). */
 bool ld_op_needs_pid(enum ld_op op);
 /* True if op accepts "verify" (checkpoint and rewind). */
 bool ld_op_takes_verify(enum ld_op op);
@@ -47,7 +59,9 @@ bool ld_op_takes_verify(enum ld_op op);
 /*
  * Parse and validate one request line (without its newline). Returns 0 and *req,
  * or -EINVAL with a one-line reason in why (not JSON, not an object, unknown op,
- * missing or non-integer pid, pid out of range, non-boolean verify, unknown field, a
+ * no sandbox named or two names (pid and container), non-integer pid, pid out
+ * of range, bad container id, runtime not runc/crun, cgroup not absolute,
+ * non-boolean verify, unknown field, a
  * "protect" that is not a list of at most LD_PROTECT_MAX absolute paths).
  */
 int ld_request_parse(const char *line, struct ld_request *req, char *why, size_t whylen);

@@ -5,10 +5,47 @@
  */
 #include <inttypes.h>
 #include "rewind_fmt.h"
+#include "trace.h"
 
 static const char *verify_str(int v)
 {
 	return v < 0 ? "not_run" : v == 0 ? "passed" : "failed";
+}
+
+static json_object *files_json(const struct lethe_rewind_stats *st)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < st->nfiles; i++) {
+		const struct lethe_file_result *f = &st->files[i];
+		json_object *o = json_object_new_object(), *ops = json_object_new_array();
+
+		for (unsigned int op = 0; op < 32; op++)
+			if (f->ops & (1u << op))
+				json_object_array_add(ops, json_object_new_string(ld_file_op_name(op)));
+		json_object_object_add(o, "path", json_object_new_string(f->path));
+		json_object_object_add(o, "ops", ops);
+		json_object_object_add(o, "action", json_object_new_string(lethe_file_action_str(f->action)));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static json_object *tasks_json(const struct lethe_rewind_stats *st)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < st->ntasks; i++) {
+		const struct lethe_task_result *t = &st->tasks[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "pid", json_object_new_int(t->pid));
+		json_object_object_add(o, "tgid", json_object_new_int(t->tgid));
+		json_object_object_add(o, "kind", json_object_new_string(t->thread ? "thread" : "process"));
+		json_object_object_add(o, "found_by", json_object_new_string(t->cgroup_only ? "cgroup" : "tracker"));
+		json_object_array_add(a, o);
+	}
+	return a;
 }
 
 json_object *ld_rewind_to_json(const struct lethe_rewind_stats *st)
@@ -19,7 +56,7 @@ json_object *ld_rewind_to_json(const struct lethe_rewind_stats *st)
 		uint64_t v;
 	} phases[] = {
 		{ "stop", st->us_stop },     { "drain", st->us_drain },   { "tasks", st->us_tasks },
-		{ "layout", st->us_layout }, { "copy", st->us_copy },	  { "fds", st->us_fds },
+		{ "layout", st->us_layout }, { "copy", st->us_copy },	  { "files", st->us_files }, { "fds", st->us_fds },
 		{ "verify", st->us_verify }, { "rearm", st->us_rearm },	  { "regs", st->us_regs },
 		{ "resume", st->us_resume }, { "total", st->us_total },
 	};
@@ -36,6 +73,18 @@ json_object *ld_rewind_to_json(const struct lethe_rewind_stats *st)
 	json_object_object_add(o, "fds_restored", json_object_new_int64(st->fds_restored));
 	json_object_object_add(o, "files_restored", json_object_new_int64(st->files_restored));
 	json_object_object_add(o, "files_full_diff", json_object_new_boolean(st->files_full_diff));
+	json_object_object_add(o, "dcache_flushed", json_object_new_boolean(st->dcache_flushed));
+	json_object_object_add(o, "cgroup_killed", json_object_new_int64(st->cgroup_killed));
+	{
+		json_object *pg = json_object_new_object();
+
+		/* the request's first writes the tracker saw, and what the copy put back */
+		json_object_object_add(pg, "dirty", json_object_new_int64(st->pages_tracked));
+		json_object_object_add(pg, "restored", json_object_new_int64(st->pages_restored));
+		json_object_object_add(o, "pages", pg);
+	}
+	json_object_object_add(o, "files", files_json(st));
+	json_object_object_add(o, "tasks", tasks_json(st));
 	json_object_object_add(o, "epoch_flags", json_object_new_int64(st->epoch_flags));
 	json_object_object_add(o, "full_compare", json_object_new_boolean(st->full_compare));
 	json_object_object_add(o, "rearm", json_object_new_string(st->rearm ? st->rearm : "none"));

@@ -57,6 +57,7 @@ struct rs_layer {
 	char *store_dir;
 	int root_fd;  /* O_PATH */
 	int store_fd; /* O_PATH */
+	dev_t dev;    /* of the root: a layer is one filesystem, mounts below it are not its */
 	struct ent *e;
 	size_t n, cap;
 };
@@ -257,7 +258,7 @@ static int xa_apply(int dirfd, const char *name, const struct xa_set *cur, const
  * Open the parent directory of rel below the root without crossing a symlink or leaving the
  * tree, and point *name at the last component ("." for the root). Returns an O_PATH fd.
  */
-static int open_parent(const struct rs_layer *l, const char *rel, const char **name)
+int rs_open_parent_at(int root_fd, const char *rel, const char **name)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
@@ -269,7 +270,7 @@ static int open_parent(const struct rs_layer *l, const char *rel, const char **n
 
 	if (!*rel) {
 		*name = ".";
-		fd = fcntl(l->root_fd, F_DUPFD_CLOEXEC, 0);
+		fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
 		return fd < 0 ? -errno : fd;
 	}
 	if (!slash) {
@@ -282,8 +283,13 @@ static int open_parent(const struct rs_layer *l, const char *rel, const char **n
 		dir[slash - rel] = 0;
 		*name = slash + 1;
 	}
-	fd = syscall(SYS_openat2, l->root_fd, dir, &how, sizeof(how));
+	fd = syscall(SYS_openat2, root_fd, dir, &how, sizeof(how));
 	return fd < 0 ? -errno : fd;
+}
+
+static int open_parent(const struct rs_layer *l, const char *rel, const char **name)
+{
+	return rs_open_parent_at(l->root_fd, rel, name);
 }
 
 /* A missing or non-directory ancestor, or a symlink on the way: nothing is at rel. */
@@ -390,6 +396,13 @@ static int open_store(const struct rs_layer *l, const struct ent *e, int flags)
 }
 
 /* Remove dirfd/name, recursively for a directory, never following a symlink. */
+static int rm_rf(int pfd, const char *name);
+
+int rs_remove_at(int pfd, const char *name)
+{
+	return rm_rf(pfd, name);
+}
+
 static int rm_rf(int pfd, const char *name)
 {
 	struct dirent *de;
@@ -517,6 +530,8 @@ static int walk_snapshot(struct rs_layer *l, int dirfd, const char *prefix)
 			err = -errno;
 			break;
 		}
+		if (st.st_dev != l->dev)
+			continue; /* a mount point: another layer, or none */
 		err = add_ent(l, rel, dirfd, de->d_name, &st);
 		if (err || !S_ISDIR(st.st_mode))
 			continue;
@@ -627,6 +642,22 @@ static void free_mem(struct rs_layer *l)
 	free(l);
 }
 
+static bool proc_path(const char *p)
+{
+	return !strncmp(p, "/proc/", 6);
+}
+
+/* A copy of p without trailing slashes ("/" stays "/"). */
+static char *strip_slashes(const char *p)
+{
+	char *c = strdup(p);
+	size_t n = c ? strlen(c) : 0;
+
+	while (n > 1 && c[n - 1] == '/')
+		c[--n] = 0;
+	return c;
+}
+
 int rs_layer_snapshot(const char *root, const char *store_dir, struct rs_layer **out)
 {
 	struct rs_layer *l;
@@ -640,7 +671,8 @@ int rs_layer_snapshot(const char *root, const char *store_dir, struct rs_layer *
 	if (!l)
 		return -ENOMEM;
 	l->root_fd = l->store_fd = -1;
-	l->root = realpath(root, NULL);
+	/* /proc/PID/root/... goes into another mount namespace: keep it as given */
+	l->root = proc_path(root) ? strip_slashes(root) : realpath(root, NULL);
 	l->store_dir = strdup(store_dir);
 	if (!l->root || !l->store_dir) {
 		err = l->root ? -ENOMEM : -errno;
@@ -661,7 +693,7 @@ int rs_layer_snapshot(const char *root, const char *store_dir, struct rs_layer *
 		err = -errno;
 		goto fail;
 	}
-	{
+	if (!proc_path(root)) {
 		/* a store inside the tree would be snapshotted, then removed as an extra */
 		char *real = realpath(store_dir, NULL);
 
@@ -674,6 +706,7 @@ int rs_layer_snapshot(const char *root, const char *store_dir, struct rs_layer *
 		err = -errno;
 		goto fail;
 	}
+	l->dev = st.st_dev;
 	err = add_ent(l, "", l->root_fd, ".", &st);
 	if (!err)
 		err = walk_snapshot(l, l->root_fd, "");
@@ -1000,46 +1033,37 @@ static int canon(const char *rel, char *out, size_t size)
 	return 0;
 }
 
-int rs_layer_restore_path(struct rs_layer *l, const char *rel, bool *changed)
+/*
+ * Put the metadata (times, xattrs, mode, owner) of directory entry e back when its
+ * inode survived: a create or unlink below it moved its mtime, and an overlayfs
+ * copy-up below it may have marked it (trusted.overlay.impure).
+ */
+static int fix_dir_meta(struct rs_layer *l, struct ent *e)
 {
-	char path[PATH_MAX];
+	const char *name;
+	int pfd, err;
+
+	if (!*e->rel)
+		return fix_inplace(l, e, l->root_fd, ".");
+	/* classify ignores a directory's mtime, which every create or unlink below it moves */
+	if (classify(l, e) == ST_RECREATE)
+		return 0;
+	pfd = open_parent(l, e->rel, &name);
+	if (pfd < 0)
+		return pfd;
+	err = fix_inplace(l, e, pfd, name);
+	close(pfd);
+	return err;
+}
+
+/* Remove path (not in the snapshot) if it exists; *gone says whether it did. */
+static int remove_extra(struct rs_layer *l, const char *path, bool *gone)
+{
 	const char *name;
 	struct stat st;
-	struct ent *e;
-	int err, st8, pfd;
+	int pfd, err = 0;
 
-	if (changed)
-		*changed = false;
-	err = canon(rel, path, sizeof(path));
-	if (err)
-		return err;
-	/* ancestors first: each one that was a directory must be that directory again */
-	for (char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
-		*s = 0;
-		e = lookup(l, path);
-		st8 = e && S_ISDIR(e->mode) ? classify(l, e) : ST_SAME;
-		*s = '/';
-		if (!e || !S_ISDIR(e->mode))
-			break;
-		if (st8 < 0)
-			return st8;
-		if (st8 == ST_RECREATE) {
-			err = restore_ent(l, e - l->e, st8);
-			if (err)
-				return err;
-			if (changed)
-				*changed = true;
-		}
-	}
-	e = lookup(l, path);
-	if (e) {
-		st8 = classify(l, e);
-		if (st8 <= ST_SAME)
-			return st8;
-		if (changed)
-			*changed = true;
-		return restore_ent(l, e - l->e, st8);
-	}
+	*gone = false;
 	pfd = open_parent(l, path, &name);
 	if (pfd < 0)
 		return is_absent_err(pfd) ? 0 : pfd;
@@ -1047,15 +1071,141 @@ int rs_layer_restore_path(struct rs_layer *l, const char *rel, bool *changed)
 		err = errno == ENOENT ? 0 : -errno;
 	} else {
 		pr_debug("remove '%s'", path);
-		if (changed)
-			*changed = true;
+		*gone = true;
 		err = rm_rf(pfd, name);
 	}
 	close(pfd);
 	return err;
 }
 
+int rs_layer_restore_path(struct rs_layer *l, const char *rel, enum rs_file_action *act)
+{
+	enum rs_file_action done = RS_FILE_UNCHANGED;
+	char path[PATH_MAX];
+	struct ent *e, *parent;
+	bool gone;
+	int err, st8;
+
+	if (act)
+		*act = RS_FILE_UNCHANGED;
+	err = canon(rel, path, sizeof(path));
+	if (err)
+		return err;
+	parent = lookup(l, "");
+	if (!parent)
+		return -EIO;
+	/*
+	 * Ancestors first: each one that was a directory must be that directory again.
+	 * The first one the snapshot does not know is new as a whole (e.g. the parents
+	 * overlayfs made in the upper dir for a copy-up): it goes with its subtree.
+	 */
+	for (char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
+		*s = 0;
+		e = lookup(l, path);
+		if (!e) {
+			err = remove_extra(l, path, &gone);
+			*s = '/';
+			if (err)
+				return err;
+			if (gone)
+				done = RS_FILE_REMOVED;
+			goto out;
+		}
+		st8 = classify(l, e);
+		*s = '/';
+		if (st8 < 0)
+			return st8;
+		if (!S_ISDIR(e->mode)) {
+			/* not a directory at snapshot: putting it back removes what is below */
+			if (st8 != ST_SAME) {
+				done = st8 == ST_RECREATE ? RS_FILE_RECREATED : RS_FILE_RESTORED;
+				err = restore_ent(l, e - l->e, st8);
+				if (err)
+					return err;
+			}
+			goto out;
+		}
+		if (st8 == ST_RECREATE) {
+			err = restore_ent(l, e - l->e, st8);
+			if (err)
+				return err;
+			done = RS_FILE_RECREATED;
+		}
+		parent = e;
+	}
+	e = lookup(l, path);
+	if (e) {
+		st8 = classify(l, e);
+		if (st8 < 0)
+			return st8;
+		if (st8 != ST_SAME) {
+			done = st8 == ST_RECREATE ? RS_FILE_RECREATED : RS_FILE_RESTORED;
+			err = restore_ent(l, e - l->e, st8);
+			if (err)
+				return err;
+		}
+	} else {
+		err = remove_extra(l, path, &gone);
+		if (err)
+			return err;
+		if (gone)
+			done = RS_FILE_REMOVED;
+	}
+out:
+	if (done != RS_FILE_UNCHANGED && parent && S_ISDIR(parent->mode)) {
+		err = fix_dir_meta(l, parent);
+		if (err)
+			return err;
+	}
+	if (act)
+		*act = done;
+	return 0;
+}
+
+bool rs_layer_has(const struct rs_layer *l, const char *rel)
+{
+	char path[PATH_MAX];
+
+	return !canon(rel, path, sizeof(path)) && lookup(l, path);
+}
+
+int rs_layer_fix_dir(struct rs_layer *l, const char *rel)
+{
+	char path[PATH_MAX];
+	struct ent *e;
+	int err = canon(rel, path, sizeof(path));
+
+	if (err)
+		return err;
+	e = lookup(l, path);
+	if (!e || !S_ISDIR(e->mode))
+		return -ENOENT;
+	return fix_dir_meta(l, e);
+}
+
+const char *rs_file_action_str(enum rs_file_action a)
+{
+	switch (a) {
+	case RS_FILE_UNCHANGED:
+		return "unchanged";
+	case RS_FILE_RESTORED:
+		return "restored";
+	case RS_FILE_RECREATED:
+		return "recreated";
+	case RS_FILE_REMOVED:
+		return "removed";
+	}
+	return "unknown";
+}
+
 /* Live entries below dirfd (path prefix) the snapshot does not know: count, and remove if fix. */
+static bool mount_point(const struct rs_layer *l, int dirfd, const char *name)
+{
+	struct stat st;
+
+	return !fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) && st.st_dev != l->dev;
+}
+
 static long walk_extras(struct rs_layer *l, int pfd, const char *prefix, const unsigned char *skip, bool fix)
 {
 	char rel[PATH_MAX];
@@ -1074,9 +1224,12 @@ static long walk_extras(struct rs_layer *l, int pfd, const char *prefix, const u
 		n = join(rel, sizeof(rel), prefix, de->d_name);
 		if (n)
 			break;
+		if (mount_point(l, dirfd(d), de->d_name))
+			continue;
 		e = lookup(l, rel);
 		if (!e) {
 			count++;
+			pr_debug("'%s' is new", rel);
 			if (fix) {
 				pr_debug("remove '%s'", rel);
 				n = rm_rf(dirfd(d), de->d_name);
@@ -1117,6 +1270,7 @@ static long diff(struct rs_layer *l, bool fix)
 		if (st8 == ST_SAME)
 			continue;
 		count++;
+		pr_debug("'%s' differs (%s)", l->e[i].rel, st8 == ST_RECREATE ? "gone or replaced" : "content or metadata");
 		if (fix) {
 			err = restore_ent(l, i, st8);
 			if (err)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "procfs.h"
@@ -42,4 +43,45 @@ bool rs_proc_is_alive(pid_t pid)
 	char st;
 
 	return rs_proc_stat(pid, &st, NULL) == 0 && st != 'Z' && st != 'X';
+}
+
+/* The NSpid line of /proc/PID/status: pid in each namespace, outermost first. */
+static int nspids(pid_t pid, pid_t *v, int max)
+{
+	char path[64], line[256];
+	int n = -ESRCH;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -ESRCH;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 6, *end;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		for (n = 0; n < max; n++) {
+			long x = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			v[n] = (pid_t)x;
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return n;
+}
+
+pid_t rs_proc_pid_in_ns_of(pid_t pid, pid_t viewer)
+{
+	pid_t a[32], b[32];
+	int na = nspids(pid, a, 32), nb = nspids(viewer, b, 32);
+
+	if (na <= 0 || nb <= 0)
+		return -ESRCH;
+	/* the viewer's namespace is level nb-1; pid is visible there if it is as deep */
+	return na >= nb ? a[nb - 1] : -ESRCH;
 }

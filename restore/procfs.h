@@ -16,5 +16,12 @@
 int rs_proc_stat(pid_t pid, char *state, pid_t *ppid);
 /* Exists and is neither a zombie nor dead. */
 bool rs_proc_is_alive(pid_t pid);
+/*
+ * pid (ours) as viewer sees it, from both NSpid lines: what a syscall injected
+ * into viewer must name it by. Assumes pid's namespace is viewer's or below it
+ * (a child, a member of the same container). -ESRCH if either is gone or pid is
+ * not visible there.
+ */
+pid_t rs_proc_pid_in_ns_of(pid_t pid, pid_t viewer);
 
 #endif /* LETHE_RS_PROCFS_H */

@@ -57,6 +57,15 @@ int rs_uffd_setup(pid_t pid, struct inj_ctl *c, const struct rs_maps *maps, stru
 	out->uffd = out->pagemap = -1;
 	/* userfaultfd binds current->mm, so it must be created by the target itself */
 	err = inj_syscall(c, SYS_userfaultfd, a, &tfd);
+	if (!err && tfd == -EPERM) {
+		/*
+		 * A target without CAP_SYS_PTRACE (a container's) may only ask for
+		 * user-mode faults. Async write-protect faults never reach the uffd,
+		 * kernel-mode ones included, so nothing is lost.
+		 */
+		a[0] |= UFFD_USER_MODE_ONLY;
+		err = inj_syscall(c, SYS_userfaultfd, a, &tfd);
+	}
 	if (!err && tfd < 0)
 		err = (int)tfd;
 	if (err)
@@ -229,4 +238,18 @@ int rs_uffd_rearm_span(struct rs_uffd *u, const struct rs_maps *maps)
 	/* unregistered mappings in between are skipped, not refused */
 	r = lo < hi ? scan(u, lo, hi, true, false, NULL, NULL) : 0;
 	return r < 0 ? (int)r : 0;
+}
+
+int rs_uffd_protect(struct rs_uffd *u, const struct rs_range *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct uffdio_writeprotect wp = {
+			.range = { .start = r[i].start, .len = r[i].len },
+			.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+		};
+
+		if (ioctl(u->uffd, UFFDIO_WRITEPROTECT, &wp))
+			return -errno;
+	}
+	return 0;
 }

@@ -50,4 +50,10 @@ int rs_uffd_rearm(struct rs_uffd *u, const struct rs_maps *maps);
 long rs_uffd_written_span(struct rs_uffd *u, const struct rs_maps *maps, struct rs_page **pages, size_t *n);
 int rs_uffd_rearm_span(struct rs_uffd *u, const struct rs_maps *maps);
 
+/*
+ * Write-protect exactly the ranges r (registered memory): the re-arm when the
+ * written set is known. Returns 0 or -errno (the caller falls back to a scan).
+ */
+int rs_uffd_protect(struct rs_uffd *u, const struct rs_range *r, size_t n);
+
 #endif /* LETHE_RS_REARM_UFFD_H */

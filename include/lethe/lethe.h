@@ -53,6 +53,27 @@ enum lethe_rearm {
 
 const char *lethe_rearm_str(enum lethe_rearm r);
 
+/* What a writable layer of the sandbox's filesystem is. */
+enum lethe_layer_kind {
+	LETHE_LAYER_DIR = 0, /* a plain directory (or a bind mount of one) */
+	LETHE_LAYER_OVERLAY, /* the upper dir of a mounted overlayfs */
+	LETHE_LAYER_TMPFS, /* a tmpfs, reached through /proc/PID/root */
+	/*
+	 * A mount that is not rewound (a host bind, /proc): no snapshot; paths below
+	 * it belong to no layer (reported unprotected), even under a layer's path.
+	 */
+	LETHE_LAYER_NONE,
+};
+
+const char *lethe_layer_kind_str(enum lethe_layer_kind k);
+
+struct lethe_layer {
+	enum lethe_layer_kind kind;
+	const char *path; /* where the target sees it (in its mount namespace), absolute */
+	const char *root; /* where lethe reads and writes it; NULL = path */
+	const char *lower; /* overlay: its lower dirs, ':'-separated (to check the merged view) */
+};
+
 struct lethe_opts {
 	enum lethe_rearm rearm;
 	bool verify_always; /* verify every rewind (tests do) */
@@ -61,6 +82,40 @@ struct lethe_opts {
 	const char *const *protect;
 	size_t nprotect;
 	const char *store_dir; /* where layer snapshots live; NULL = /var/lib/lethe */
+	/* layers named by where the target sees them (containers: overlay upper, tmpfs) */
+	const struct lethe_layer *layers;
+	size_t nlayers;
+	/*
+	 * A cgroup directory (v1 or v2): every process in it belongs to the sandbox,
+	 * so one that was not there at checkpoint is killed at rewind, even if it
+	 * left the target's process tree (double fork) or the tracker missed it.
+	 */
+	const char *cgroup;
+};
+
+/* What a rewind did about one path the request touched. */
+enum lethe_file_action {
+	LETHE_FILE_UNCHANGED = 0, /* touched, but already as at checkpoint */
+	LETHE_FILE_RESTORED, /* the same inode put back in place */
+	LETHE_FILE_RECREATED, /* deleted, renamed or replaced: made again */
+	LETHE_FILE_REMOVED, /* created by the request: removed */
+	LETHE_FILE_UNPROTECTED, /* outside every layer: not rewound (a persistence point) */
+	LETHE_FILE_FULL_DIFF, /* tracking lost events: its layer was diffed and restored whole */
+};
+
+const char *lethe_file_action_str(enum lethe_file_action a);
+
+struct lethe_file_result {
+	const char *path; /* as the target named it */
+	uint32_t ops; /* bit (1 << op) per enum lethe_file_op of lethe/events.h */
+	enum lethe_file_action action;
+};
+
+struct lethe_task_result {
+	pid_t pid; /* host pid namespace */
+	pid_t tgid;
+	bool thread;
+	bool cgroup_only; /* found only by the cgroup sweep (the tracker did not see it) */
 };
 
 /* Phase timings (us) and what one rewind did. */
@@ -76,6 +131,15 @@ struct lethe_rewind_stats {
 	uint64_t fds_restored; /* offsets/flags put back */
 	uint64_t files_restored; /* paths of protected layers put back */
 	bool files_full_diff; /* file tracking was not trusted: whole layers compared */
+	bool dcache_flushed; /* overlay entries came or went: unused dentries were dropped */
+	uint64_t cgroup_killed; /* processes of the cgroup that were not there at checkpoint */
+	uint64_t us_files;
+	uint64_t pages_tracked; /* written pages the tracker recorded in this request */
+	/* per request, valid until the next rewind or release of the sandbox */
+	const struct lethe_file_result *files;
+	size_t nfiles;
+	const struct lethe_task_result *tasks; /* created by the request (now gone) */
+	size_t ntasks;
 	uint64_t epoch_flags; /* LETHE_EPOCH_* seen by the tracker */
 	const char *rearm; /* the re-arm method that ran */
 	const char *copy; /* the copy path that ran: "kpatch" (/dev/lethe) or "process_vm" */

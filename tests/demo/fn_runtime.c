@@ -9,6 +9,8 @@
  * `fn_runtime --files DIR` also keeps state in DIR: each request creates,
  * appends to, truncates, deletes, renames, chmods and xattrs files there.
  * `fn_runtime --dirty N` also writes N pages of an init-time buffer per request.
+ * `fn_runtime --daemon` also double-forks a background process per request that
+ * leaves the process tree and keeps the canary (in memory and its argv) forever.
  * `fn_runtime --gup` also writes the canary into an init-time page of its own
  * with process_vm_writev: a kernel (GUP) write no page fault reports.
  * `fn_runtime --workers W` starts W threads at init; each request is answered by
@@ -39,6 +41,27 @@ static char *dirty_buf; /* --dirty N */
 static long dirty_pages;
 static char *gup_page; /* --gup */
 static int log_fd = -1; /* DIR/log, opened at init and appended to by every request */
+static int daemonize; /* --daemon */
+
+/* A background process that outlives the request: fork, fork again, the middle one exits. */
+static void plant_daemon(const char *canary)
+{
+	pid_t mid = fork();
+
+	if (mid == 0) {
+		if (fork() == 0) {
+			char *keep = strdup(canary);
+
+			setsid();
+			for (;;)
+				pause();
+			free(keep);
+		}
+		_exit(0);
+	}
+	if (mid > 0)
+		waitpid(mid, NULL, 0);
+}
 
 static void plant_files(const char *canary)
 {
@@ -178,6 +201,8 @@ static void plant(const char *canary)
 		memcpy(b + 4 * PG, canary, len);
 
 	pthread_create(&th, NULL, thread_main, heap);
+	if (daemonize)
+		plant_daemon(canary);
 
 	child = fork();
 	if (child == 0) {
@@ -259,6 +284,8 @@ int main(int argc, char **argv)
 			return 1;
 		if (!strcmp(argv[i], "--shared") && map_special())
 			return 1;
+		if (!strcmp(argv[i], "--daemon"))
+			daemonize = 1;
 		if (!strcmp(argv[i], "--files") && i + 1 < argc && init_files(argv[++i]))
 			return 1;
 		if (!strcmp(argv[i], "--gup")) {

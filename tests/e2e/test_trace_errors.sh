@@ -17,6 +17,11 @@ expect 2 "$LETHE" trace --pid notanumber
 expect 2 "$LETHE" frobnicate
 expect 4 "$LETHE" trace --pid 999999999
 expect 8 "$LETHE" trace -- /nonexistent/program
+expect 4 "$LETHE" trace --container lethe-no-such-container
+expect 2 "$LETHE" trace --container x --runtime docker
+expect 2 "$LETHE" trace --container x --pid 1
+expect 2 "$LETHE" trace --cgroup relative/path
+expect 4 "$LETHE" serve --container lethe-no-such-container -- /bin/echo ready
 expect 0 "$LETHE" --help
 expect 0 "$LETHE" trace --help
 if command -v setpriv >/dev/null; then

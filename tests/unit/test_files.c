@@ -181,7 +181,7 @@ static void test_files_snapshot_unchanged(void)
 {
 	struct fixture f;
 	const char *rel;
-	bool changed = true;
+	enum rs_file_action changed = RS_FILE_RESTORED;
 
 	setup(&f);
 	CU_ASSERT_STRING_EQUAL(rs_layer_root(f.l), f.root);
@@ -206,10 +206,16 @@ static void test_files_restore_each_path(void)
 	static const char *const paths[] = { "new.txt", "b.txt", "c.txt", "d.txt", "e.txt", "e2.txt",
 					     "newdir", "sub/f.txt", "sub/g.txt", "own.txt", "rep.txt",
 					     "link", "wh", "h1", "opq" };
+	/* in place where the inode survived; recreated where it went or changed type */
+	static const enum rs_file_action want[] = {
+		RS_FILE_REMOVED,   RS_FILE_RESTORED,  RS_FILE_RESTORED,	 RS_FILE_RECREATED, RS_FILE_RECREATED,
+		RS_FILE_REMOVED,   RS_FILE_REMOVED,   RS_FILE_RESTORED,	 RS_FILE_RESTORED,  RS_FILE_RESTORED,
+		RS_FILE_RECREATED, RS_FILE_RECREATED, RS_FILE_RECREATED, RS_FILE_RESTORED,  RS_FILE_RESTORED,
+	};
 	struct stat before, after;
 	struct fixture f;
 	ino_t c_ino = 0;
-	bool changed;
+	enum rs_file_action changed;
 	char buf[64];
 	int fd;
 
@@ -221,14 +227,15 @@ static void test_files_restore_each_path(void)
 	mutate(&f);
 	CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 16);
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		changed = false;
+		changed = RS_FILE_UNCHANGED;
 		CU_ASSERT_EQUAL(rs_layer_restore_path(f.l, paths[i], &changed), 0);
-		if (!changed)
-			fprintf(stderr, "restore of %s changed nothing\n", paths[i]);
-		CU_ASSERT(changed);
+		if (changed != want[i])
+			fprintf(stderr, "restore of %s: %s, expected %s\n", paths[i], rs_file_action_str(changed),
+				rs_file_action_str(want[i]));
+		CU_ASSERT_EQUAL(changed, want[i]);
 	}
 	/* rewritten through h1 already; the second name has nothing left to do */
-	changed = true;
+	changed = RS_FILE_RESTORED;
 	CU_ASSERT_EQUAL(rs_layer_restore_path(f.l, "sub/h2", &changed), 0);
 	CU_ASSERT(!changed);
 	CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 0);
@@ -244,7 +251,7 @@ static void test_files_restore_each_path(void)
 	CU_ASSERT(put(at(&f, "e.txt"), "ECHO ECHO\n") == 0);
 	CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 1);
 	CU_ASSERT_EQUAL(rs_layer_restore_path(f.l, "./e.txt", &changed), 0);
-	CU_ASSERT(changed);
+	CU_ASSERT_EQUAL(changed, RS_FILE_RESTORED);
 	CU_ASSERT(stat(at(&f, "e.txt"), &after) == 0 && after.st_ino == before.st_ino);
 	CU_ASSERT(holds(at(&f, "e.txt"), "echo\n"));
 	CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 0);
@@ -269,7 +276,7 @@ static void test_files_restore_all(void)
 static void test_files_deleted_dir_and_root(void)
 {
 	struct fixture f;
-	bool changed;
+	enum rs_file_action changed;
 
 	setup(&f);
 	CU_ASSERT(nftw(at(&f, "sub"), rm_cb, 16, FTW_DEPTH | FTW_PHYS) == 0);
@@ -315,7 +322,7 @@ static void test_files_symlink_never_followed(void)
 {
 	char outside[160], file[192];
 	struct fixture f;
-	bool changed;
+	enum rs_file_action changed;
 
 	setup(&f);
 	snprintf(outside, sizeof(outside), "%s/outside", f.base);
@@ -338,7 +345,7 @@ static void test_files_symlink_never_followed(void)
 static void test_files_rejects_bad_paths(void)
 {
 	struct fixture f;
-	bool changed = true;
+	enum rs_file_action changed = RS_FILE_RESTORED;
 
 	setup(&f);
 	CU_ASSERT_EQUAL(rs_layer_restore_path(f.l, "../etc/passwd", &changed), -EINVAL);

@@ -305,7 +305,60 @@ static void test_proto_parse_protect(void)
 			-EINVAL);
 }
 
-UNIT_SUITE(proto, UNIT_CASE(test_proto_parse_protect), UNIT_CASE(test_proto_parse_every_op), UNIT_CASE(test_proto_parse_malformed),
+/* A sandbox named by container or cgroup instead of pid; exactly one name, well formed. */
+static void test_proto_parse_names(void)
+{
+	static const char *const bad[] = {
+		"{\"op\":\"rewind\"}",
+		"{\"op\":\"rewind\",\"pid\":3,\"container\":\"fn\"}",
+		"{\"op\":\"rewind\",\"container\":\"\"}",
+		"{\"op\":\"rewind\",\"container\":\"../x\"}",
+		"{\"op\":\"rewind\",\"container\":\"-x\"}",
+		"{\"op\":\"rewind\",\"container\":7}",
+		"{\"op\":\"rewind\",\"container\":\"fn\",\"runtime\":\"docker\"}",
+		"{\"op\":\"rewind\",\"pid\":3,\"runtime\":\"runc\"}",
+		"{\"op\":\"rewind\",\"container\":\"fn\",\"runtime_root\":\"run/runc\"}",
+		"{\"op\":\"rewind\",\"cgroup\":\"fn\"}",
+		"{\"op\":\"rewind\",\"pid\":3,\"cgroup\":\"/sys/fs/cgroup/fn\"}",
+		"{\"op\":\"status\",\"container\":\"fn\"}",
+	};
+	struct ld_request r, back;
+	json_object *o;
+	char why[160];
+
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"checkpoint\",\"container\":\"fn-1\",\"runtime\":\"crun\","
+					 "\"runtime_root\":\"/run/crun\",\"protect\":[\"/data\"]}",
+					 &r, why, sizeof(why)),
+			0);
+	CU_ASSERT_STRING_EQUAL(r.container, "fn-1");
+	CU_ASSERT_STRING_EQUAL(r.runtime, "crun");
+	CU_ASSERT_STRING_EQUAL(r.runtime_root, "/run/crun");
+	CU_ASSERT_EQUAL(r.pid, 0);
+	o = ld_request_to_json(&r);
+	CU_ASSERT_EQUAL(ld_request_parse(json_object_to_json_string(o), &back, why, sizeof(why)), 0);
+	CU_ASSERT_STRING_EQUAL(back.container, "fn-1");
+	CU_ASSERT_STRING_EQUAL(back.runtime_root, "/run/crun");
+	json_object_put(o);
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"release\",\"cgroup\":\"/sys/fs/cgroup/fn\"}", &r, why,
+					 sizeof(why)),
+			0);
+	CU_ASSERT_STRING_EQUAL(r.cgroup, "/sys/fs/cgroup/fn");
+	/* a checkpoint may name the process and the cgroup that is its sandbox */
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"checkpoint\",\"pid\":9,\"cgroup\":\"/sys/fs/cgroup/fn\"}", &r,
+					 why, sizeof(why)),
+			0);
+	CU_ASSERT_EQUAL(r.pid, 9);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int err = ld_request_parse(bad[i], &r, why, sizeof(why));
+
+		if (err != -EINVAL)
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CU_ASSERT_EQUAL(err, -EINVAL);
+		CU_ASSERT(why[0] != 0);
+	}
+}
+
+UNIT_SUITE(proto, UNIT_CASE(test_proto_parse_names), UNIT_CASE(test_proto_parse_protect), UNIT_CASE(test_proto_parse_every_op), UNIT_CASE(test_proto_parse_malformed),
 	   UNIT_CASE(test_proto_parse_reason_names_the_problem), UNIT_CASE(test_proto_request_roundtrip),
 	   UNIT_CASE(test_proto_response_parse), UNIT_CASE(test_proto_rewind_stats_roundtrip),
 	   UNIT_CASE(test_proto_linebuf_split), UNIT_CASE(test_proto_linebuf_bounded))

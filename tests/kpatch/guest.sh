@@ -40,7 +40,11 @@ run() {
 	fail=$((fail + f))
 	# what ran: the first rewind's re-arm and copy path, the tracker flavour
 	grep -E '^(rewind|auto|kernel|tracker):' "/tmp/$name.out" | head -n 2 | sed 's/^/  /'
-	[ "$f" -eq 0 ] || tail -n 40 "/tmp/$name.out" | sed 's/^/  /'
+	if [ "$f" -ne 0 ]; then
+		# the failures first (CUnit lists them far from its tail), then the end
+		grep -E -A 2 'FAIL' "/tmp/$name.out" | head -n 60 | sed 's/^/  /'
+		tail -n 20 "/tmp/$name.out" | sed 's/^/  /'
+	fi
 	echo "#$name: $p passed, $f failed (exit $rc, $(($(date +%s) - t)) s)"
 }
 

@@ -18,12 +18,16 @@ mkdir -p "$work/debs" "$work/root" "$work/initramfs"
 KVER=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: linux-image-\([0-9].*-amd64\)$/\1/p' | head -n 1)
 [ -n "$KVER" ] || { echo "cannot resolve the linux-image-amd64 ABI (apt-get update?)"; exit 1; }
 HDR=$work/root/usr/src/linux-headers-$KVER
-if [ ! -f "$work/root/boot/vmlinuz-$KVER" ] || [ ! -f "$work/root/boot/config-$KVER" ] || [ ! -d "$HDR" ]; then
-	common=$(apt-cache depends "linux-headers-$KVER" | sed -n 's/.*Depends: \(linux-headers-.*-common\)$/\1/p' | head -n 1)
-	kbuild=$(apt-cache depends "linux-headers-$KVER" | sed -n 's/.*Depends: \(linux-kbuild-.*\)$/\1/p' | head -n 1)
-	(cd "$work/debs" && apt-get download -q "linux-image-$KVER" "linux-headers-$KVER" "$common" "$kbuild" 2>/dev/null)
+OVL=lib/modules/$KVER/kernel/fs/overlayfs/overlay.ko # a module on Debian; the layers tests mount overlays
+if [ ! -f "$work/root/boot/vmlinuz-$KVER" ] || [ ! -f "$work/root/boot/config-$KVER" ] ||
+	[ ! -f "$work/root/$OVL" ] || [ ! -d "$HDR" ]; then
+	if ! ls "$work"/debs/linux-image-"$KVER"_*.deb >/dev/null 2>&1; then
+		common=$(apt-cache depends "linux-headers-$KVER" | sed -n 's/.*Depends: \(linux-headers-.*-common\)$/\1/p' | head -n 1)
+		kbuild=$(apt-cache depends "linux-headers-$KVER" | sed -n 's/.*Depends: \(linux-kbuild-.*\)$/\1/p' | head -n 1)
+		(cd "$work/debs" && apt-get download -q "linux-image-$KVER" "linux-headers-$KVER" "$common" "$kbuild" 2>/dev/null)
+	fi
 	dpkg-deb --fsys-tarfile "$work"/debs/linux-image-"$KVER"_*.deb |
-		tar -x -C "$work/root" "./boot/vmlinuz-$KVER" "./boot/config-$KVER"
+		tar -x -C "$work/root" "./boot/vmlinuz-$KVER" "./boot/config-$KVER" "./$OVL"
 	for d in "$work"/debs/linux-headers-*.deb "$work"/debs/linux-kbuild-*.deb; do dpkg -x "$d" "$work/root"; done
 	# the one absolute path in Debian's header tree
 	sed -i "s|^include /usr/src/|include $work/root/usr/src/|" "$HDR/Makefile"
@@ -45,7 +49,7 @@ o=$ir/opt/lethe
 rm -rf "$ir" && mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/tmp" "$ir/var/tmp" "$ir/boot" \
 	"$o/build/tests/e2e" "$o/build/demo" "$o/build/bench" "$o/tests/e2e" "$o/tests/unit"
 cp /bin/busybox "$ir/bin/busybox"
-cp "$work/mod/lethe_kp.ko" "$ir/"
+cp "$work/mod/lethe_kp.ko" "$work/root/$OVL" "$ir/"
 cp "$work/root/boot/config-$KVER" "$ir/boot/" # the soft-dirty tests' oracle
 cp "$S/lethe" "$work/kp_test" "$o/build/"
 cp "$S/rewind_leak" "$o/build/tests/e2e/"
@@ -68,6 +72,9 @@ mount -t tmpfs tmp /tmp
 mount -t bpf bpf /sys/fs/bpf
 mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
+# as on any systemd host: the container unit suite reads this process's cgroup
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+insmod /overlay.ko || echo "cannot load overlay.ko: the layers tests will fail"
 [ -r /sys/kernel/btf/vmlinux ] || echo "no /sys/kernel/btf/vmlinux: the tracker cannot load"
 sh /guest.sh
 poweroff -f

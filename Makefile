@@ -55,7 +55,7 @@ BENCHES := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 PREFIX ?= /usr/local
 
-.PHONY: all test test-unit test-bpf test-e2e clean install demo bench kernel-test
+.PHONY: all test test-unit test-bpf test-e2e clean install demo bench kernel-test static
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -125,6 +125,44 @@ $(OUTPUT)/bench/%: bench/%.c $(LIB)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
+# Static builds for the 6.1 QEMU guest of `make kernel-test` (tests/kpatch/): the
+# guest is a busybox initramfs with no libc, libbpf or json-c of its own.
+STATIC_DIR := $(OUTPUT)/static
+STATIC_LDLIBS := -static $(shell pkg-config --static --libs $(PKGS)) -lelf -lz
+STATIC_BINS := $(addprefix $(STATIC_DIR)/,lethe rewind_leak fn_runtime leaky bench_kpatch unit_runner bpf_runner)
+
+static: $(STATIC_BINS)
+
+$(STATIC_DIR)/lethe: $(CLI_OBJS) $(LIB)
+	$(call msg,STATIC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDLIBS)
+
+$(STATIC_DIR)/rewind_leak: tests/e2e/rewind_leak.c $(LIB)
+	$(call msg,STATIC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDLIBS)
+
+$(STATIC_DIR)/%: tests/demo/%.c
+	$(call msg,STATIC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -O0 -static -o $@ $< -lpthread
+
+$(STATIC_DIR)/unit_runner: $(patsubst %.c,$(OUTPUT)/obj/%.o,$(UNIT_SRCS)) $(LIB)
+	$(call msg,STATIC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDLIBS) -lcunit
+
+$(STATIC_DIR)/bpf_runner: $(patsubst %.c,$(OUTPUT)/obj/%.o,$(BPFT_SRCS)) $(LIB)
+	$(call msg,STATIC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDLIBS) -lpthread
+
+$(STATIC_DIR)/bench_kpatch: bench/bench_kpatch.c $(LIB)
+	$(call msg,STATIC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(STATIC_LDLIBS) -lpthread
 
 demo: $(LETHE) $(DEMOS)
 	./scripts/demo.sh

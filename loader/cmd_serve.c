@@ -54,8 +54,10 @@ static void serve_usage(FILE *out)
 		     "  --protect PATH    PATH's files belong to the sandbox: snapshot at checkpoint,\n"
 		     "                    every path a request touched restored after it (repeatable;\n"
 		     "                    with --container, a path as the container sees it)\n"
-		     "  --rearm METHOD    auto (default: uffd-wp where the kernel has it), uffd, retwin,\n"
-		     "                    or ever (no re-arm: restore every page ever dirtied)\n"
+		     "  --rearm METHOD    auto (default: uffd-wp where the kernel has it, else\n"
+		     "                    softdirty, else retwin), uffd, softdirty, retwin, or ever\n"
+		     "                    (no re-arm: restore every page ever dirtied); a method the\n"
+		     "                    kernel lacks exits 5\n"
 		     "  --timeout MS      how long to wait for readiness and for each response\n"
 		     "                    (default 10000)\n"
 		     "  -h, --help        show this help\n\n"
@@ -135,9 +137,11 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 				o->rearm = LETHE_REARM_RETWIN;
 			} else if (!strcmp(optarg, "ever")) {
 				o->rearm = LETHE_REARM_EVER;
+			} else if (!strcmp(optarg, "softdirty")) {
+				o->rearm = LETHE_REARM_SOFTDIRTY;
 			} else {
-				fprintf(stderr, "%s serve: unknown re-arm method '%s' (auto, uffd, retwin, ever)\n", ld_prog,
-					optarg);
+				fprintf(stderr, "%s serve: unknown re-arm method '%s' (auto, uffd, softdirty, retwin, ever)\n",
+					ld_prog, optarg);
 				return -EINVAL;
 			}
 			break;

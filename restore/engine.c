@@ -34,6 +34,7 @@
 #include "layout.h"
 #include "maps.h"
 #include "procfs.h"
+#include "rearm_softdirty.h"
 #include "rearm_uffd.h"
 #include "regs.h"
 #include "saved.h"
@@ -94,6 +95,8 @@ struct lethe_sandbox {
 	bool recycle;
 	struct rs_uffd uffd;
 	bool uffd_on;
+	struct rs_softdirty sd; /* the written set where uffd-wp async is missing (< 6.7) */
+	bool sd_on;
 	uint64_t snap_pages; /* writable private pages of the snapshot */
 	uint64_t dup_pages; /* pages restored since the twin was forked: memory it duplicates */
 	bool layout_changed; /* this epoch: mappings may have lost their uffd registration */
@@ -173,6 +176,8 @@ const char *lethe_rearm_str(enum lethe_rearm r)
 		return "uffd-wp";
 	case LETHE_REARM_EVER:
 		return "ever-dirtied";
+	case LETHE_REARM_SOFTDIRTY:
+		return "softdirty";
 	}
 	return "unknown";
 }
@@ -605,6 +610,28 @@ static int uffd_register_all(struct lethe_sandbox *s)
 	return 0;
 }
 
+/*
+ * Clear the soft-dirty bits the copy-back just set. Without a re-twin (which
+ * starts its own epoch) what our injections recorded is not the next request's.
+ */
+static int rearm_softdirty_clear(struct lethe_sandbox *s, struct lethe_rewind_stats *st)
+{
+	int err = rs_softdirty_clear(&s->sd);
+
+	if (!err && !strcmp(st->rearm, "softdirty")) {
+		err = ld_tracker_drain(s->tracker);
+		ld_trace_reset(&s->trace);
+		if (err >= 0)
+			err = epoch_close(s, NULL);
+		err = err < 0 ? err : 0;
+	}
+	if (err) {
+		pr_err("soft-dirty re-arm of %d failed: %s", s->pid, strerror(-err));
+		st->reason = LETHE_REASON_INJECT_FAILED;
+	}
+	return err;
+}
+
 /* The twin holds this mapping's snapshot: private, writable, not copied apart. */
 static bool vma_in_twin(const struct rs_vma *v, void *arg)
 {
@@ -638,6 +665,8 @@ static void sandbox_free(struct lethe_sandbox *s)
 	rs_fdtable_free(&s->fds);
 	if (s->uffd_on)
 		rs_uffd_free(&s->uffd);
+	if (s->sd_on)
+		rs_softdirty_free(&s->sd);
 	if (s->tracker) {
 		ld_tracker_member_del(s->tracker, s->pid);
 		sandbox_unlink(s);
@@ -754,11 +783,17 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 		s->uffd_on = !err;
 		if (err && s->opts.rearm == LETHE_REARM_UFFD) {
 			pr_err("uffd-wp re-arm unavailable for %d: %s", pid, strerror(-err));
+			/* WP_ASYNC or PAGEMAP_SCAN refused: the kernel lacks them (< 6.7) */
+			err = err == -EINVAL || err == -ENOTTY ? -EOPNOTSUPP : err;
 			goto fail_twin_inj;
 		}
 		if (err)
-			pr_info("uffd-wp re-arm unavailable (%s): re-twin after every rewind", strerror(-err));
+			pr_info("uffd-wp re-arm unavailable (%s)", strerror(-err));
 	}
+	err = rs_softdirty_select(pid, s->opts.rearm, s->uffd_on, &s->sd);
+	s->sd_on = err > 0;
+	if (err < 0)
+		goto fail_twin_inj;
 	err = inj_ctl_restore(c);
 	inj_ctl_free(c);
 	c = NULL;
@@ -1236,6 +1271,11 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 
 		err = w < 0 ? (int)w : 0;
 	}
+	if (!err && !from && s->sd_on) {
+		long w = rs_softdirty_written(&s->sd, &s->maps, &pages, &n);
+
+		err = w < 0 ? (int)w : 0;
+	}
 	if (err) {
 		free(pages);
 		return err;
@@ -1573,9 +1613,9 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 		}
 	}
 	s->layout_changed = verify || (st->epoch_flags & (LETHE_EPOCH_MM_CHANGE | LETHE_EPOCH_LOST));
-	/* with uffd-wp, GUP writes are in the kernel's written set; without, compare all */
+	/* with uffd-wp or soft-dirty, GUP writes are in the kernel's written set; without, compare all */
 	st->full_compare = (st->epoch_flags & LETHE_EPOCH_LOST) ||
-			   (!s->uffd_on && (st->epoch_flags & LETHE_EPOCH_GUP_WRITE));
+			   (!s->uffd_on && !s->sd_on && (st->epoch_flags & LETHE_EPOCH_GUP_WRITE));
 
 	err = inj_ctl_new_at(s->pid, s->syscall_ip, &c);
 	if (err) {
@@ -1710,7 +1750,7 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	s->dup_pages += st->pages_restored;
 	if (s->opts.rearm == LETHE_REARM_EVER) {
 		st->rearm = "ever-dirtied";
-	} else if (!s->uffd_on || s->dup_pages * RETWIN_DUP_FRACTION > s->snap_pages) {
+	} else if (!(s->uffd_on || s->sd_on) || s->dup_pages * RETWIN_DUP_FRACTION > s->snap_pages) {
 		err = twin_fork_clean(s, c, &new_twin, &new_ours);
 		if (err) {
 			st->reason = LETHE_REASON_INJECT_FAILED;
@@ -1720,9 +1760,14 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 		s->twin = new_twin;
 		s->twin_is_our_child = new_ours;
 		s->dup_pages = 0;
-		st->rearm = s->uffd_on ? "uffd-wp+retwin" : "retwin";
+		st->rearm = s->uffd_on ? "uffd-wp+retwin" : s->sd_on ? "softdirty+retwin" : "retwin";
 	} else {
-		st->rearm = "uffd-wp";
+		st->rearm = s->sd_on ? "softdirty" : "uffd-wp";
+	}
+	if (s->sd_on) {
+		err = rearm_softdirty_clear(s, st);
+		if (err)
+			goto fail;
 	}
 	if (s->uffd_on || s->opts.rearm == LETHE_REARM_EVER) {
 		if (s->uffd_on && (st->epoch_flags & LETHE_EPOCH_LOST))

@@ -44,10 +44,11 @@ const char *lethe_reason_str(enum lethe_reason r);
 
 /* How pages are made to fault again after they were restored. */
 enum lethe_rearm {
-	LETHE_REARM_AUTO = 0, /* uffd-wp where the kernel has it, else re-twin */
+	LETHE_REARM_AUTO = 0, /* uffd-wp where the kernel has it, else soft-dirty, else re-twin */
 	LETHE_REARM_RETWIN, /* fork a fresh snapshot twin from the rewound target: any kernel */
 	LETHE_REARM_UFFD, /* userfaultfd async WP + PAGEMAP_SCAN (Linux >= 6.7); re-twin rarely */
 	LETHE_REARM_EVER, /* no re-arm: restore every page ever dirtied since checkpoint (REWIND's fallback) */
+	LETHE_REARM_SOFTDIRTY, /* soft-dirty bits (CONFIG_MEM_SOFT_DIRTY): clear_refs + pagemap; re-twin rarely */
 };
 
 const char *lethe_rearm_str(enum lethe_rearm r);
@@ -161,7 +162,8 @@ int lethe_init(void);
  * Checkpoint process pid (and, from now on, everything it spawns) at its current
  * state: stop it, record threads/registers/layout/fds, fork a stopped snapshot twin,
  * attach the tracker, resume. Returns 0 and *out, or -errno (-ESRCH no such process,
- * -EPERM already traced or not root, -EOPNOTSUPP unsupported state).
+ * -EPERM already traced or not root, -EOPNOTSUPP unsupported state, or a re-arm
+ * method asked for by name that the kernel lacks).
  */
 int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sandbox **out);
 

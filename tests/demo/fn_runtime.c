@@ -11,6 +11,8 @@
  * `fn_runtime --dirty N` also writes N pages of an init-time buffer per request.
  * `fn_runtime --daemon` also double-forks a background process per request that
  * leaves the process tree and keeps the canary (in memory and its argv) forever.
+ * `fn_runtime --gup` also writes the canary into an init-time page of its own
+ * with process_vm_writev: a kernel (GUP) write no page fault reports.
  * `fn_runtime --workers W` starts W threads at init; each request is answered by
  * one of them (chosen from the canary), so threads from the checkpoint must
  * survive every rewind and keep working: the answer then ends in "wI".
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +39,7 @@ static char *special[4]; /* shared anon, memfd, dontfork, wipeonfork (--shared) 
 static const char *files_dir; /* --files DIR */
 static char *dirty_buf; /* --dirty N */
 static long dirty_pages;
+static char *gup_page; /* --gup */
 static int log_fd = -1; /* DIR/log, opened at init and appended to by every request */
 static int daemonize; /* --daemon */
 
@@ -173,6 +177,12 @@ static void plant(const char *canary)
 		plant_files(canary);
 	for (long i = 0; i < dirty_pages; i++)
 		memcpy(dirty_buf + i * PG, canary, len);
+	if (gup_page) {
+		struct iovec l = { (void *)canary, len }, r = { gup_page + 64, len };
+
+		if (process_vm_writev(getpid(), &l, 1, &r, 1, 0) != (ssize_t)len)
+			perror("process_vm_writev");
+	}
 
 	m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	memcpy(m + PG, canary, len);
@@ -278,6 +288,12 @@ int main(int argc, char **argv)
 			daemonize = 1;
 		if (!strcmp(argv[i], "--files") && i + 1 < argc && init_files(argv[++i]))
 			return 1;
+		if (!strcmp(argv[i], "--gup")) {
+			gup_page = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (gup_page == MAP_FAILED)
+				return 1;
+			memset(gup_page, 'g', PG);
+		}
 		if (!strcmp(argv[i], "--dirty") && i + 1 < argc) {
 			dirty_pages = atol(argv[++i]);
 			dirty_buf = mmap(NULL, dirty_pages * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,

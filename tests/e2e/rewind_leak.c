@@ -3,9 +3,15 @@
  * Leak test of the rewind engine on a real process: each request plants a fresh
  * canary everywhere (fn_runtime); after the rewind no byte of it may remain in
  * any readable memory of the sandbox, --verify must pass, no task may remain.
- * usage: rewind_leak [--soak] ROUNDS RUNTIME [ARGS...]
+ * usage: rewind_leak [--soak] [--rearm M] [--expect-copy C] [--expect-rearm R]
+ *                    [--expect-gup] ROUNDS RUNTIME [ARGS...]
  * --soak also checks that memory (PSS of target + twin), fds and zombies stay
- * flat between the first tenth of the rounds and the end.
+ * flat between the first tenth of the rounds and the end. --rearm asks for a
+ * re-arm method (auto, uffd, softdirty, retwin, ever); --expect-copy and
+ * --expect-rearm check every rewind's reported copy path and re-arm method
+ * (the latter as a prefix: "softdirty" also accepts "softdirty+retwin").
+ * --expect-gup (with fn_runtime --gup) checks that every epoch saw a GUP write
+ * and was restored from the kernel's written set, not by a full compare.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +24,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "lethe/events.h"
 #include "lethe/lethe.h"
 #include "restore/maps.h"
 
@@ -169,10 +176,38 @@ static int count_zombies(pid_t pid)
 	return n;
 }
 
+static int parse_rearm(const char *m, enum lethe_rearm *out)
+{
+	static const struct {
+		const char *name;
+		enum lethe_rearm r;
+	} names[] = {
+		{ "auto", LETHE_REARM_AUTO },		{ "uffd", LETHE_REARM_UFFD }, { "softdirty", LETHE_REARM_SOFTDIRTY },
+		{ "retwin", LETHE_REARM_RETWIN }, { "ever", LETHE_REARM_EVER },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(m, names[i].name)) {
+			*out = names[i].r;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: rewind_leak [--soak] [--rearm M] [--expect-copy C] [--expect-rearm R] "
+			"[--expect-gup] ROUNDS RUNTIME [ARGS...]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	int in[2], out[2], rounds;
-	bool soak = argc > 1 && !strcmp(argv[1], "--soak");
+	bool soak = false;
+	const char *want_copy = NULL, *want_rearm = NULL;
+	bool want_gup = false;
 	long pss0 = 0;
 	int fds0 = 0;
 	struct lethe_opts opts = { .verify_always = true };
@@ -182,14 +217,31 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int err, threads0;
 
-	if (soak) {
-		argv++;
-		argc--;
+	/* options first, each "--name" or "--name VALUE" */
+	while (argc > 1 && !strncmp(argv[1], "--", 2)) {
+		int used = 2;
+
+		if (!strcmp(argv[1], "--soak")) {
+			soak = true;
+			used = 1;
+		} else if (!strcmp(argv[1], "--expect-gup")) {
+			want_gup = true;
+			used = 1;
+		} else if (argc > 2 && !strcmp(argv[1], "--rearm")) {
+			if (parse_rearm(argv[2], &opts.rearm))
+				return usage();
+		} else if (argc > 2 && !strcmp(argv[1], "--expect-copy")) {
+			want_copy = argv[2];
+		} else if (argc > 2 && !strcmp(argv[1], "--expect-rearm")) {
+			want_rearm = argv[2];
+		} else {
+			return usage();
+		}
+		argc -= used;
+		argv += used;
 	}
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s [--soak] ROUNDS RUNTIME [ARGS...]\n", argv[0]);
-		return 2;
-	}
+	if (argc < 3)
+		return usage();
 	rounds = atoi(argv[1]);
 	setvbuf(stdout, NULL, _IONBF, 0);
 	alarm(120); /* a hung runtime must fail the test, not stall the suite */
@@ -247,6 +299,17 @@ int main(int argc, char **argv)
 			break;
 		CHECK(st.verified == 0, "round %d: verify %d (%llu mismatches)", k, st.verified,
 		      (unsigned long long)st.verify_mismatches);
+		if (want_copy)
+			CHECK(st.copy && !strcmp(st.copy, want_copy), "round %d: copy %s, expected %s", k,
+			      st.copy ? st.copy : "none", want_copy);
+		if (want_gup)
+			CHECK((st.epoch_flags & LETHE_EPOCH_GUP_WRITE) && !st.full_compare,
+			      "round %d: epoch flags 0x%llx, full compare %d: the GUP write was not restored from the "
+			      "written set",
+			      k, (unsigned long long)st.epoch_flags, st.full_compare);
+		if (want_rearm)
+			CHECK(st.rearm && !strncmp(st.rearm, want_rearm, strlen(want_rearm)),
+			      "round %d: rearm %s, expected %s", k, st.rearm ? st.rearm : "none", want_rearm);
 		CHECK(scan_memory(pid, canary) == 0, "round %d: canary survived the rewind", k);
 		CHECK(count_threads(pid) == threads0, "round %d: %d threads, %d at checkpoint", k, count_threads(pid),
 		      threads0);
@@ -259,9 +322,9 @@ int main(int argc, char **argv)
 		      "round %d: killed %llu ended %llu closed %llu", k, (unsigned long long)st.tasks_killed,
 		      (unsigned long long)st.threads_ended, (unsigned long long)st.fds_closed);
 		if (k == 0)
-			printf("rewind: %llu us total, %llu pages, %llu mappings undone, rearm %s\n",
+			printf("rewind: %llu us total, %llu pages, %llu mappings undone, rearm %s, copy %s\n",
 			       (unsigned long long)st.us_total, (unsigned long long)st.pages_restored,
-			       (unsigned long long)st.mappings_undone, st.rearm);
+			       (unsigned long long)st.mappings_undone, st.rearm, st.copy ? st.copy : "none");
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
 		if (soak && k == rounds / 10) {

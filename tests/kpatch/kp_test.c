@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Runs inside the QEMU guest with lethe_kp loaded: the /dev/lethe ioctls with
- * good and bad input. Prints "N passed, N failed" and KPATCH-RESULT: PASS|FAIL.
+ * good and bad input. Prints "N passed, N failed"; exits non-zero on a failure.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -184,7 +184,7 @@ int main(void)
 	kill(free_child, SIGKILL);
 	while (wait(NULL) > 0)
 		;
+	/* the guest's runner (guest.sh) sums this and prints the KPATCH-RESULT marker */
 	printf("%d passed, %d failed\n", passed, failed);
-	printf("KPATCH-RESULT: %s\n", failed ? "FAIL" : "PASS");
 	return failed ? 1 : 0;
 }

@@ -290,30 +290,9 @@ static void child_end(struct child *c)
 /* What the sandbox is made of, repeated in every report line so each stands alone. */
 static void sandbox_json(json_object *o, const struct ld_target *t, const struct lethe_sandbox *s)
 {
-	json_object *ls = json_object_new_array(), *un = json_object_new_array();
-
 	json_object_object_add(o, "pid", json_object_new_int(lethe_sandbox_pid(s)));
 	json_object_object_add(o, "twin", json_object_new_int(lethe_sandbox_twin(s)));
-	if (t->container[0])
-		json_object_object_add(o, "container", json_object_new_string(t->container));
-	if (t->cgroup[0])
-		json_object_object_add(o, "cgroup", json_object_new_string(t->cgroup));
-	for (size_t i = 0; i < t->nlayers; i++) {
-		json_object *l;
-
-		if (t->layers[i].kind == LETHE_LAYER_NONE)
-			continue; /* the mounts not rewound are listed (writable ones) as unprotected */
-		l = json_object_new_object();
-
-		json_object_object_add(l, "path", json_object_new_string(t->layers[i].path));
-		json_object_object_add(l, "kind", json_object_new_string(lethe_layer_kind_str(t->layers[i].kind)));
-		json_object_object_add(l, "root", json_object_new_string(t->layers[i].root));
-		json_object_array_add(ls, l);
-	}
-	for (size_t i = 0; i < t->nunprotected; i++)
-		json_object_array_add(un, json_object_new_string(t->unprotected[i]));
-	json_object_object_add(o, "layers", ls);
-	json_object_object_add(o, "unprotected", un);
+	ld_target_add_json(o, t);
 }
 
 static void report_append(FILE *rep, unsigned long req, const struct lethe_rewind_stats *st,

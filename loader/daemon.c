@@ -167,43 +167,6 @@ static const char *req_name(const struct ld_request *req, char *buf, size_t len)
 	return buf;
 }
 
-static json_object *target_json(const struct ld_target *t)
-{
-	json_object *o = json_object_new_object(), *ls = json_object_new_array(), *un = json_object_new_array();
-
-	if (t->container[0])
-		json_object_object_add(o, "container", json_object_new_string(t->container));
-	if (t->cgroup[0])
-		json_object_object_add(o, "cgroup", json_object_new_string(t->cgroup));
-	for (size_t i = 0; i < t->nlayers; i++) {
-		json_object *l;
-
-		if (t->layers[i].kind == LETHE_LAYER_NONE)
-			continue; /* the mounts not rewound are listed (writable ones) as unprotected */
-		l = json_object_new_object();
-
-		json_object_object_add(l, "path", json_object_new_string(t->layers[i].path));
-		json_object_object_add(l, "kind", json_object_new_string(lethe_layer_kind_str(t->layers[i].kind)));
-		json_object_object_add(l, "root", json_object_new_string(t->layers[i].root));
-		json_object_array_add(ls, l);
-	}
-	for (size_t i = 0; i < t->nunprotected; i++)
-		json_object_array_add(un, json_object_new_string(t->unprotected[i]));
-	json_object_object_add(o, "layers", ls);
-	json_object_object_add(o, "unprotected", un);
-	return o;
-}
-
-/* Copy the sandbox description into a response. */
-static void add_target(json_object *r, const struct ld_target *t)
-{
-	json_object *o = target_json(t);
-
-	json_object_object_foreach(o, key, val)
-		json_object_object_add(r, key, json_object_get(val));
-	json_object_put(o);
-}
-
 static void sbx_unlink(struct daemon *d, struct sbx *x)
 {
 	for (struct sbx **p = &d->sandboxes; *p; p = &(*p)->next) {
@@ -330,7 +293,7 @@ static json_object *op_checkpoint(struct daemon *d, const struct ld_request *req
 	json_object_object_add(r, "pid", json_object_new_int(x->pid));
 	json_object_object_add(r, "twin", json_object_new_int(lethe_sandbox_twin(s)));
 	json_object_object_add(r, "checkpoint_us", json_object_new_int64(x->checkpoint_us));
-	add_target(r, &x->t);
+	ld_target_add_json(r, &x->t);
 	return r;
 }
 
@@ -407,7 +370,7 @@ static json_object *op_report(struct daemon *d, const struct ld_request *req)
 	json_object_object_add(r, "rewinds", json_object_new_int64(x->rewinds));
 	json_object_object_add(r, "failed_rewinds", json_object_new_int64(x->failed_rewinds));
 	json_object_object_add(r, "last_rewind", x->has_last ? ld_rewind_to_json(&x->last) : NULL);
-	add_target(r, &x->t);
+	ld_target_add_json(r, &x->t);
 	if (x->has_last && x->last_err)
 		json_object_object_add(r, "last_errno", json_object_new_int(-x->last_err));
 	return r;

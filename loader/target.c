@@ -251,3 +251,28 @@ int ld_target_exit(int err)
 		return LD_EXIT_FAIL;
 	}
 }
+
+void ld_target_add_json(json_object *o, const struct ld_target *t)
+{
+	json_object *ls = json_object_new_array(), *un = json_object_new_array();
+
+	if (t->container[0])
+		json_object_object_add(o, "container", json_object_new_string(t->container));
+	if (t->cgroup[0])
+		json_object_object_add(o, "cgroup", json_object_new_string(t->cgroup));
+	for (size_t i = 0; i < t->nlayers; i++) {
+		json_object *l;
+
+		if (t->layers[i].kind == LETHE_LAYER_NONE)
+			continue; /* mounts that are not rewound: the writable ones are "unprotected" */
+		l = json_object_new_object();
+		json_object_object_add(l, "path", json_object_new_string(t->layers[i].path));
+		json_object_object_add(l, "kind", json_object_new_string(lethe_layer_kind_str(t->layers[i].kind)));
+		json_object_object_add(l, "root", json_object_new_string(t->layers[i].root));
+		json_object_array_add(ls, l);
+	}
+	for (size_t i = 0; i < t->nunprotected; i++)
+		json_object_array_add(un, json_object_new_string(t->unprotected[i]));
+	json_object_object_add(o, "layers", ls);
+	json_object_object_add(o, "unprotected", un);
+}

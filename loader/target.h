@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <json-c/json.h>
 #include "lethe/lethe.h"
 
 #define LD_TARGET_LAYERS_MAX 96 /* a runc container has ~25 mounts, most of them not rewound */
@@ -62,6 +63,9 @@ int ld_target_resolve(const struct ld_target_opts *o, bool layers, struct ld_tar
 
 /* The exit code for a failed resolve: 4 no such container/process/cgroup, 5 no runtime, 2 usage. */
 int ld_target_exit(int err);
+
+/* Add container, cgroup, layers (rewound ones) and unprotected mounts of t to object o. */
+void ld_target_add_json(json_object *o, const struct ld_target *t);
 
 /* Fill the layer and cgroup fields of lo from t (pointers into t). */
 void ld_target_apply(struct ld_target *t, struct lethe_opts *lo);

@@ -265,6 +265,17 @@ static int epoch_close(struct lethe_sandbox *s, uint64_t *flags)
 	return err;
 }
 
+/* What our own injections recorded is not the next request's: drop it, start a new epoch. */
+static int epoch_restart(struct lethe_sandbox *s)
+{
+	int err = ld_tracker_drain(s->tracker);
+
+	ld_trace_reset(&s->trace);
+	if (err >= 0)
+		err = epoch_close(s, NULL);
+	return err < 0 ? err : 0;
+}
+
 static pid_t parent_of(pid_t pid)
 {
 	pid_t ppid;
@@ -618,13 +629,8 @@ static int rearm_softdirty_clear(struct lethe_sandbox *s, struct lethe_rewind_st
 {
 	int err = rs_softdirty_clear(&s->sd);
 
-	if (!err && !strcmp(st->rearm, "softdirty")) {
-		err = ld_tracker_drain(s->tracker);
-		ld_trace_reset(&s->trace);
-		if (err >= 0)
-			err = epoch_close(s, NULL);
-		err = err < 0 ? err : 0;
-	}
+	if (!err && !strcmp(st->rearm, "softdirty"))
+		err = epoch_restart(s);
 	if (err) {
 		pr_err("soft-dirty re-arm of %d failed: %s", s->pid, strerror(-err));
 		st->reason = LETHE_REASON_INJECT_FAILED;
@@ -1780,14 +1786,8 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 					rs_uffd_protect(&s->uffd, s->wp, s->nwp)
 				      ? rs_uffd_rearm_span(&s->uffd, &s->maps)
 				      : 0;
-		if (!err && (!strcmp(st->rearm, "uffd-wp") || !strcmp(st->rearm, "ever-dirtied"))) {
-			/* what our own injections recorded is not the next request's */
-			err = ld_tracker_drain(s->tracker);
-			ld_trace_reset(&s->trace);
-			if (err >= 0)
-				err = epoch_close(s, NULL);
-			err = err < 0 ? err : 0;
-		}
+		if (!err && (!strcmp(st->rearm, "uffd-wp") || !strcmp(st->rearm, "ever-dirtied")))
+			err = epoch_restart(s);
 		if (err) {
 			pr_err("uffd re-arm of %d failed: %s", s->pid, strerror(-err));
 			st->reason = LETHE_REASON_INJECT_FAILED;

@@ -647,8 +647,7 @@ static bool proc_path(const char *p)
 	return !strncmp(p, "/proc/", 6);
 }
 
-/* A copy of p without trailing slashes ("/" stays "/"). */
-static char *strip_slashes(const char *p)
+char *rs_path_dup_trimmed(const char *p)
 {
 	char *c = strdup(p);
 	size_t n = c ? strlen(c) : 0;
@@ -672,7 +671,7 @@ int rs_layer_snapshot(const char *root, const char *store_dir, struct rs_layer *
 		return -ENOMEM;
 	l->root_fd = l->store_fd = -1;
 	/* /proc/PID/root/... goes into another mount namespace: keep it as given */
-	l->root = proc_path(root) ? strip_slashes(root) : realpath(root, NULL);
+	l->root = proc_path(root) ? rs_path_dup_trimmed(root) : realpath(root, NULL);
 	l->store_dir = strdup(store_dir);
 	if (!l->root || !l->store_dir) {
 		err = l->root ? -ENOMEM : -errno;

@@ -84,6 +84,8 @@ int rs_layer_fix_dir(struct rs_layer *l, const char *rel);
  * at the last component ("." for ""). Returns an O_PATH fd or -errno.
  */
 int rs_open_parent_at(int root_fd, const char *rel, const char **name);
+/* A malloc'ed copy of p without trailing slashes ("/" stays "/"), NULL on ENOMEM. */
+char *rs_path_dup_trimmed(const char *p);
 /* Remove dirfd/name and, for a directory, everything below it (no symlink followed). */
 int rs_remove_at(int dirfd, const char *name);
 /* The layer's root as resolved at snapshot (realpath unless under /proc, no trailing slash). */

@@ -55,17 +55,6 @@ const char *lethe_file_action_str(enum lethe_file_action a)
 	return "unknown";
 }
 
-/* A copy of p without trailing slashes ("/" stays "/"). */
-static char *view_path(const char *p)
-{
-	char *c = strdup(p);
-	size_t n = c ? strlen(c) : 0;
-
-	while (n > 1 && c[n - 1] == '/')
-		c[--n] = 0;
-	return c;
-}
-
 /* If prefix is a component-wise prefix of path, the rest of path (no leading '/'). */
 static const char *under(const char *prefix, const char *path)
 {
@@ -97,7 +86,7 @@ static int add_layer(struct rs_layer_set *set, enum lethe_layer_kind kind, const
 	}
 	memset(v, 0, sizeof(*v));
 	v->kind = kind;
-	v->path = view_path(path);
+	v->path = rs_path_dup_trimmed(path);
 	v->lower = lower ? strdup(lower) : NULL;
 	if (!v->path || (lower && !v->lower)) {
 		free(v->path);

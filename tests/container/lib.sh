@@ -229,3 +229,12 @@ ctr_assert_clean() {
 	fi
 	return $bad
 }
+
+# EXIT trap of a test that runs a driver in its own session (setsid ... &;
+# CTR_DRV=$!): kill the driver's whole group, then tear every container down.
+CTR_DRV=
+ctr_cleanup_with_driver() {
+	set +e
+	[ -n "$CTR_DRV" ] && kill -KILL -- "-$CTR_DRV" 2>/dev/null
+	ctr_teardown_all
+}

@@ -10,13 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${LETHE:?set LETHE to the lethe binary}"
 source tests/container/lib.sh
-drv=
-cleanup() {
-	set +e
-	[ -n "$drv" ] && kill -KILL -- "-$drv" 2>/dev/null
-	ctr_teardown_all
-}
-trap cleanup EXIT
+trap ctr_cleanup_with_driver EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
@@ -25,9 +19,9 @@ ctr_setup data-u -- python3 -u /opt/fn/fn_container.py
 setsid "$PY" tests/container/serve_driver.py lethe --lethe "$LETHE" --id "$CTR_ID" --bundle "$CTR_BUNDLE" \
 	--upper "$CTR_UPPER" --data "$CTR_DATA" --report "$CTR_DIR/report.jsonl" --requests 5 --sample 1 \
 	--flags data --expect-data unprotected &
-drv=$!
-wait $drv || fail "unprotected /data run"
-drv=
+CTR_DRV=$!
+wait $CTR_DRV || fail "unprotected /data run"
+CTR_DRV=
 [ "$(grep -c LCY "$CTR_DATA/leak.txt")" -eq 5 ] || fail "/data/leak.txt should hold all 5 canaries"
 ctr_teardown data-u
 
@@ -37,9 +31,9 @@ echo "kept" >"$CTR_DATA/existing.txt"
 setsid "$PY" tests/container/serve_driver.py lethe --lethe "$LETHE" --id "$CTR_ID" --bundle "$CTR_BUNDLE" \
 	--upper "$CTR_UPPER" --data "$CTR_DATA" --report "$CTR_DIR/report.jsonl" --requests 5 --sample 1 \
 	--flags data --expect-data protected --serve-arg=--protect --serve-arg=/data &
-drv=$!
-wait $drv || fail "--protect /data run"
-drv=
+CTR_DRV=$!
+wait $CTR_DRV || fail "--protect /data run"
+CTR_DRV=
 [ ! -e "$CTR_DATA/leak.txt" ] || fail "/data/leak.txt survived --protect /data"
 [ "$(cat "$CTR_DATA/existing.txt")" = kept ] || fail "/data/existing.txt changed"
 ctr_teardown data-p

@@ -10,20 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${LETHE:?set LETHE to the lethe binary}"
 source tests/container/lib.sh
-drv=
-cleanup() {
-	set +e
-	[ -n "$drv" ] && kill -KILL -- "-$drv" 2>/dev/null
-	ctr_teardown_all
-}
-trap cleanup EXIT
+trap ctr_cleanup_with_driver EXIT
 
 ctr_setup ovf-ctl -- python3 -u /opt/fn/fn_container.py
 setsid "$PY" tests/container/serve_driver.py control --id "$CTR_ID" --bundle "$CTR_BUNDLE" \
 	--upper "$CTR_UPPER" --requests 1 --flags many=300 &
-drv=$!
-wait $drv
-drv=
+CTR_DRV=$!
+wait $CTR_DRV
+CTR_DRV=
 [ "$(ls "$CTR_UPPER/srv/many" | wc -l)" -eq 300 ] || { echo "FAIL: the control request did not write 300 files"; exit 1; }
 ctr_teardown ovf-ctl
 
@@ -31,9 +25,9 @@ ctr_setup ovf -- python3 -u /opt/fn/fn_container.py
 LETHE_TRACKER_RB_BYTES=4096 setsid "$PY" tests/container/serve_driver.py lethe --lethe "$LETHE" \
 	--id "$CTR_ID" --bundle "$CTR_BUNDLE" --upper "$CTR_UPPER" --data "$CTR_DATA" \
 	--report "$CTR_DIR/report.jsonl" --requests 5 --sample 1 --flags many=300 --expect-full-diff &
-drv=$!
-wait $drv
-drv=
+CTR_DRV=$!
+wait $CTR_DRV
+CTR_DRV=
 [ "$(wc -l <"$CTR_DIR/report.jsonl")" -eq 5 ] || { echo "FAIL: $(wc -l <"$CTR_DIR/report.jsonl") report lines"; exit 1; }
 ctr_teardown ovf
 ctr_assert_clean ovf

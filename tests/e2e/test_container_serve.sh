@@ -15,21 +15,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${LETHE:?set LETHE to the lethe binary}"
 source tests/container/lib.sh
-drv=
-cleanup() {
-	set +e
-	[ -n "$drv" ] && kill -KILL -- "-$drv" 2>/dev/null
-	ctr_teardown_all
-}
-trap cleanup EXIT
+trap ctr_cleanup_with_driver EXIT
 
 # control: no lethe, the checks must see the leaks
 ctr_setup serve-ctl -- python3 -u /opt/fn/fn_container.py
 setsid "$PY" tests/container/serve_driver.py control --id "$CTR_ID" --bundle "$CTR_BUNDLE" \
 	--upper "$CTR_UPPER" --requests 2 &
-drv=$!
-wait $drv
-drv=
+CTR_DRV=$!
+wait $CTR_DRV
+CTR_DRV=
 ctr_teardown serve-ctl
 
 ctr_setup serve -- python3 -u /opt/fn/fn_container.py
@@ -41,9 +35,9 @@ rc=0
 
 setsid "$PY" tests/container/serve_driver.py lethe --lethe "$LETHE" --id "$CTR_ID" --bundle "$CTR_BUNDLE" \
 	--upper "$CTR_UPPER" --data "$CTR_DATA" --report "$CTR_DIR/report.jsonl" --requests 100 --sample 10 &
-drv=$!
-wait $drv
-drv=
+CTR_DRV=$!
+wait $CTR_DRV
+CTR_DRV=
 [ "$(wc -l <"$CTR_DIR/report.jsonl")" -eq 100 ] || { echo "FAIL: $(wc -l <"$CTR_DIR/report.jsonl") report lines"; exit 1; }
 ctr_teardown serve
 ctr_assert_clean serve

@@ -5,10 +5,13 @@
  * tmpfs has user xattrs only since 6.6); exit status is non-zero when any
  * assertion failed.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <CUnit/Basic.h>
 #include "unit.h"
 
@@ -75,4 +78,29 @@ int main(int argc, char **argv)
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
 	return failed ? 1 : 0;
+}
+
+int unit_put(const char *path, const char *s, int flags)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | flags, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
+bool unit_holds(const char *path, const char *s)
+{
+	char buf[256];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n == (ssize_t)strlen(s) && !memcmp(buf, s, n);
 }

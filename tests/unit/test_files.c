@@ -30,32 +30,6 @@ static char *at(const struct fixture *f, const char *rel)
 	return buf[k];
 }
 
-static int put(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -EIO;
-}
-
-/* Whole content of path equals s. */
-static bool holds(const char *path, const char *s)
-{
-	char buf[256];
-	int fd = open(path, O_RDONLY | O_NOFOLLOW);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	return n == (ssize_t)strlen(s) && !memcmp(buf, s, n);
-}
-
 static bool xattr_is(const char *path, const char *name, const char *want)
 {
 	char buf[64];
@@ -81,28 +55,28 @@ static void setup(struct fixture *f)
 	snprintf(f->root, sizeof(f->root), "%s/root", f->base);
 	snprintf(f->store, sizeof(f->store), "%s/store", f->base);
 	CU_ASSERT_FATAL(mkdir(f->root, 0755) == 0);
-	CU_ASSERT_FATAL(put(at(f, "a.txt"), "alpha\n") == 0);
-	CU_ASSERT_FATAL(put(at(f, "b.txt"), "bravo\n") == 0);
-	CU_ASSERT_FATAL(put(at(f, "c.txt"), "charlie charlie\n") == 0);
-	CU_ASSERT_FATAL(put(at(f, "d.txt"), "delta\n") == 0);
-	CU_ASSERT_FATAL(put(at(f, "e.txt"), "echo\n") == 0);
-	CU_ASSERT_FATAL(put(at(f, "own.txt"), "owned\n") == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "a.txt"), "alpha\n", O_TRUNC) == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "b.txt"), "bravo\n", O_TRUNC) == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "c.txt"), "charlie charlie\n", O_TRUNC) == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "d.txt"), "delta\n", O_TRUNC) == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "e.txt"), "echo\n", O_TRUNC) == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "own.txt"), "owned\n", O_TRUNC) == 0);
 	CU_ASSERT_FATAL(chown(at(f, "own.txt"), 1000, 1000) == 0);
-	CU_ASSERT_FATAL(put(at(f, "rep.txt"), "replace me\n") == 0);
-	CU_ASSERT_FATAL(put(at(f, "h1"), "hard\n") == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "rep.txt"), "replace me\n", O_TRUNC) == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "h1"), "hard\n", O_TRUNC) == 0);
 	CU_ASSERT_FATAL(symlink("a.txt", at(f, "link")) == 0);
 	CU_ASSERT_FATAL(mkfifo(at(f, "fifo"), 0640) == 0);
 	CU_ASSERT_FATAL(mknod(at(f, "wh"), S_IFCHR | 0000, makedev(0, 0)) == 0);
 	CU_ASSERT_FATAL(mkdir(at(f, "sub"), 0750) == 0);
-	CU_ASSERT_FATAL(put(at(f, "sub/f.txt"), "foxtrot\n") == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "sub/f.txt"), "foxtrot\n", O_TRUNC) == 0);
 	CU_ASSERT_FATAL(setxattr(at(f, "sub/f.txt"), "user.tag", "orig", 4, 0) == 0);
-	CU_ASSERT_FATAL(put(at(f, "sub/g.txt"), "golf\n") == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "sub/g.txt"), "golf\n", O_TRUNC) == 0);
 	CU_ASSERT_FATAL(chmod(at(f, "sub/g.txt"), 0600) == 0);
 	CU_ASSERT_FATAL(link(at(f, "h1"), at(f, "sub/h2")) == 0);
 	CU_ASSERT_FATAL(mkdir(at(f, "opq"), 0755) == 0);
 	CU_ASSERT_FATAL(setxattr(at(f, "opq"), "user.overlay.opaque", "y", 1, 0) == 0);
 	CU_ASSERT_FATAL(setxattr(at(f, "opq"), "trusted.overlay.opaque", "y", 1, 0) == 0);
-	CU_ASSERT_FATAL(put(at(f, "opq/x"), "x-ray\n") == 0);
+	CU_ASSERT_FATAL(unit_put(at(f, "opq/x"), "x-ray\n", O_TRUNC) == 0);
 	CU_ASSERT_FATAL(rs_layer_snapshot(f->root, f->store, &f->l) == 0);
 }
 
@@ -120,7 +94,7 @@ static void mutate(struct fixture *f)
 {
 	int fd;
 
-	CU_ASSERT(put(at(f, "new.txt"), "new\n") == 0);				/* 1: extra */
+	CU_ASSERT(unit_put(at(f, "new.txt"), "new\n", O_TRUNC) == 0);				/* 1: extra */
 	fd = open(at(f, "b.txt"), O_WRONLY | O_APPEND);				/* 1: content */
 	CU_ASSERT(fd >= 0 && write(fd, "more\n", 5) == 5);
 	close(fd);
@@ -129,17 +103,17 @@ static void mutate(struct fixture *f)
 	CU_ASSERT(rename(at(f, "e.txt"), at(f, "e2.txt")) == 0);		/* 2: missing + extra */
 	CU_ASSERT(mkdir(at(f, "newdir"), 0755) == 0);				/* 1: extra subtree */
 	CU_ASSERT(mkdir(at(f, "newdir/x"), 0755) == 0);
-	CU_ASSERT(put(at(f, "newdir/x/z"), "zulu\n") == 0);
+	CU_ASSERT(unit_put(at(f, "newdir/x/z"), "zulu\n", O_TRUNC) == 0);
 	CU_ASSERT(setxattr(at(f, "sub/f.txt"), "user.tag", "changed", 7, 0) == 0); /* 1: xattr */
 	CU_ASSERT(chmod(at(f, "sub/g.txt"), 0644) == 0);			/* 1: mode */
 	CU_ASSERT(chown(at(f, "own.txt"), 0, 0) == 0);				/* 1: owner */
 	CU_ASSERT(unlink(at(f, "rep.txt")) == 0);				/* 1: file -> dir */
 	CU_ASSERT(mkdir(at(f, "rep.txt"), 0755) == 0);
-	CU_ASSERT(put(at(f, "rep.txt/in"), "inside\n") == 0);
+	CU_ASSERT(unit_put(at(f, "rep.txt/in"), "inside\n", O_TRUNC) == 0);
 	CU_ASSERT(unlink(at(f, "link")) == 0);					/* 1: new target */
 	CU_ASSERT(symlink("b.txt", at(f, "link")) == 0);
 	CU_ASSERT(unlink(at(f, "wh")) == 0);					/* 1: whiteout gone */
-	CU_ASSERT(put(at(f, "h1"), "HARDER\n") == 0);				/* 2: h1 and sub/h2 */
+	CU_ASSERT(unit_put(at(f, "h1"), "HARDER\n", O_TRUNC) == 0);				/* 2: h1 and sub/h2 */
 	CU_ASSERT(removexattr(at(f, "opq"), "user.overlay.opaque") == 0);	/* 1: not opaque */
 }
 
@@ -148,15 +122,15 @@ static void check_tree(struct fixture *f)
 {
 	struct stat st, st2;
 
-	CU_ASSERT(holds(at(f, "a.txt"), "alpha\n"));
-	CU_ASSERT(holds(at(f, "b.txt"), "bravo\n"));
-	CU_ASSERT(holds(at(f, "c.txt"), "charlie charlie\n"));
-	CU_ASSERT(holds(at(f, "d.txt"), "delta\n"));
-	CU_ASSERT(holds(at(f, "e.txt"), "echo\n"));
-	CU_ASSERT(holds(at(f, "rep.txt"), "replace me\n"));
-	CU_ASSERT(holds(at(f, "h1"), "hard\n"));
-	CU_ASSERT(holds(at(f, "sub/f.txt"), "foxtrot\n"));
-	CU_ASSERT(holds(at(f, "opq/x"), "x-ray\n"));
+	CU_ASSERT(unit_holds(at(f, "a.txt"), "alpha\n"));
+	CU_ASSERT(unit_holds(at(f, "b.txt"), "bravo\n"));
+	CU_ASSERT(unit_holds(at(f, "c.txt"), "charlie charlie\n"));
+	CU_ASSERT(unit_holds(at(f, "d.txt"), "delta\n"));
+	CU_ASSERT(unit_holds(at(f, "e.txt"), "echo\n"));
+	CU_ASSERT(unit_holds(at(f, "rep.txt"), "replace me\n"));
+	CU_ASSERT(unit_holds(at(f, "h1"), "hard\n"));
+	CU_ASSERT(unit_holds(at(f, "sub/f.txt"), "foxtrot\n"));
+	CU_ASSERT(unit_holds(at(f, "opq/x"), "x-ray\n"));
 	CU_ASSERT(access(at(f, "new.txt"), F_OK) != 0);
 	CU_ASSERT(access(at(f, "e2.txt"), F_OK) != 0);
 	CU_ASSERT(access(at(f, "newdir"), F_OK) != 0);
@@ -248,12 +222,12 @@ static void test_files_restore_each_path(void)
 	close(fd);
 	/* a second request on the recreated e.txt: restored in place now */
 	CU_ASSERT(stat(at(&f, "e.txt"), &before) == 0);
-	CU_ASSERT(put(at(&f, "e.txt"), "ECHO ECHO\n") == 0);
+	CU_ASSERT(unit_put(at(&f, "e.txt"), "ECHO ECHO\n", O_TRUNC) == 0);
 	CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 1);
 	CU_ASSERT_EQUAL(rs_layer_restore_path(f.l, "./e.txt", &changed), 0);
 	CU_ASSERT_EQUAL(changed, RS_FILE_RESTORED);
 	CU_ASSERT(stat(at(&f, "e.txt"), &after) == 0 && after.st_ino == before.st_ino);
-	CU_ASSERT(holds(at(&f, "e.txt"), "echo\n"));
+	CU_ASSERT(unit_holds(at(&f, "e.txt"), "echo\n"));
 	CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 0);
 	teardown(&f);
 }
@@ -328,14 +302,14 @@ static void test_files_symlink_never_followed(void)
 	snprintf(outside, sizeof(outside), "%s/outside", f.base);
 	snprintf(file, sizeof(file), "%s/f.txt", outside);
 	CU_ASSERT_FATAL(mkdir(outside, 0755) == 0);
-	CU_ASSERT_FATAL(put(file, "outside\n") == 0);
+	CU_ASSERT_FATAL(unit_put(file, "outside\n", O_TRUNC) == 0);
 	/* the request swaps sub for a symlink out of the layer */
 	CU_ASSERT(nftw(at(&f, "sub"), rm_cb, 16, FTW_DEPTH | FTW_PHYS) == 0);
 	CU_ASSERT(symlink(outside, at(&f, "sub")) == 0);
 	CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 1);
 	CU_ASSERT_EQUAL(rs_layer_restore_path(f.l, "sub/f.txt", &changed), 0);
 	CU_ASSERT(changed);
-	CU_ASSERT(holds(file, "outside\n"));
+	CU_ASSERT(unit_holds(file, "outside\n"));
 	CU_ASSERT(xattr_is(file, "user.tag", "orig") == false);
 	CU_ASSERT_EQUAL(rs_layer_diff_count(f.l), 0);
 	check_tree(&f);

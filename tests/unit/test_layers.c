@@ -36,31 +36,6 @@ static char *in(const char *dir, const char *rel)
 	return buf[k];
 }
 
-static int put(const char *path, const char *s, int flags)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | flags, 0644);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -EIO;
-}
-
-static bool holds(const char *path, const char *s)
-{
-	char buf[256];
-	int fd = open(path, O_RDONLY | O_NOFOLLOW);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	return n == (ssize_t)strlen(s) && !memcmp(buf, s, n);
-}
-
 static bool exists(const char *path)
 {
 	struct stat st;
@@ -98,9 +73,9 @@ static bool ovl_setup(struct ovl *o)
 	if (mkdir(o->lower, 0755) || mkdir(o->upper, 0755) || mkdir(o->work, 0755) || mkdir(o->merged, 0755) ||
 	    mkdir(in(o->lower, "dir"), 0755) || mkdir(in(o->upper, "srv"), 0755))
 		return false;
-	if (put(in(o->lower, "a.txt"), "lower-a\n", 0) || put(in(o->lower, "gone.txt"), "lower-gone\n", 0) ||
-	    put(in(o->lower, "mv.txt"), "lower-mv\n", 0) || put(in(o->lower, "dir/f.txt"), "lower-f\n", 0) ||
-	    put(in(o->upper, "srv/keep.txt"), "upper-keep\n", 0) || put(in(o->upper, "srv/log"), "", 0))
+	if (unit_put(in(o->lower, "a.txt"), "lower-a\n", 0) || unit_put(in(o->lower, "gone.txt"), "lower-gone\n", 0) ||
+	    unit_put(in(o->lower, "mv.txt"), "lower-mv\n", 0) || unit_put(in(o->lower, "dir/f.txt"), "lower-f\n", 0) ||
+	    unit_put(in(o->upper, "srv/keep.txt"), "upper-keep\n", 0) || unit_put(in(o->upper, "srv/log"), "", 0))
 		return false;
 	snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s", o->lower, o->upper, o->work);
 	if (mount("overlay", o->merged, "overlay", 0, data))
@@ -130,15 +105,15 @@ static const char *const touched[] = {
 /* What a request does, through the merged view only. */
 static void request(struct ovl *o)
 {
-	CU_ASSERT(put(in(o->merged, "new.txt"), "CANARY new\n", O_TRUNC) == 0);
-	CU_ASSERT(put(in(o->merged, "srv/keep.txt"), "CANARY more\n", O_APPEND) == 0);
-	CU_ASSERT(put(in(o->merged, "a.txt"), "CANARY copy-up\n", O_TRUNC) == 0);
-	CU_ASSERT(put(in(o->merged, "dir/f.txt"), "CANARY deep copy-up\n", O_APPEND) == 0);
+	CU_ASSERT(unit_put(in(o->merged, "new.txt"), "CANARY new\n", O_TRUNC) == 0);
+	CU_ASSERT(unit_put(in(o->merged, "srv/keep.txt"), "CANARY more\n", O_APPEND) == 0);
+	CU_ASSERT(unit_put(in(o->merged, "a.txt"), "CANARY copy-up\n", O_TRUNC) == 0);
+	CU_ASSERT(unit_put(in(o->merged, "dir/f.txt"), "CANARY deep copy-up\n", O_APPEND) == 0);
 	CU_ASSERT(unlink(in(o->merged, "gone.txt")) == 0);
 	CU_ASSERT(rename(in(o->merged, "mv.txt"), in(o->merged, "srv/moved.txt")) == 0);
 	CU_ASSERT(mkdir(in(o->merged, "tree"), 0755) == 0);
 	CU_ASSERT(mkdir(in(o->merged, "tree/x"), 0755) == 0);
-	CU_ASSERT(put(in(o->merged, "tree/x/leaf"), "CANARY leaf\n", 0) == 0);
+	CU_ASSERT(unit_put(in(o->merged, "tree/x/leaf"), "CANARY leaf\n", 0) == 0);
 	/* the upper dir really changed: a copy-up, a whiteout, new parents */
 	CU_ASSERT(exists(in(o->upper, "a.txt")) && exists(in(o->upper, "dir/f.txt")));
 	CU_ASSERT(exists(in(o->upper, "gone.txt")));
@@ -161,11 +136,11 @@ static void check_rewound(struct ovl *o)
 {
 	CU_ASSERT_EQUAL(rs_layers_diff_count(&o->set), 0);
 	CU_ASSERT(!exists(in(o->merged, "new.txt")));
-	CU_ASSERT(holds(in(o->merged, "srv/keep.txt"), "upper-keep\n"));
-	CU_ASSERT(holds(in(o->merged, "a.txt"), "lower-a\n"));
-	CU_ASSERT(holds(in(o->merged, "dir/f.txt"), "lower-f\n"));
-	CU_ASSERT(holds(in(o->merged, "gone.txt"), "lower-gone\n"));
-	CU_ASSERT(holds(in(o->merged, "mv.txt"), "lower-mv\n"));
+	CU_ASSERT(unit_holds(in(o->merged, "srv/keep.txt"), "upper-keep\n"));
+	CU_ASSERT(unit_holds(in(o->merged, "a.txt"), "lower-a\n"));
+	CU_ASSERT(unit_holds(in(o->merged, "dir/f.txt"), "lower-f\n"));
+	CU_ASSERT(unit_holds(in(o->merged, "gone.txt"), "lower-gone\n"));
+	CU_ASSERT(unit_holds(in(o->merged, "mv.txt"), "lower-mv\n"));
 	CU_ASSERT(!exists(in(o->merged, "srv/moved.txt")));
 	CU_ASSERT(!exists(in(o->merged, "tree")));
 	/* copy-ups dropped with the parents overlayfs made for them; the whiteout is gone */
@@ -272,10 +247,10 @@ static void test_layers_overlay_new_only_no_flush(void)
 	int fd;
 
 	CU_ASSERT_FATAL(ovl_setup(&o));
-	CU_ASSERT(put(in(o.merged, "new.txt"), "CANARY\n", 0) == 0);
+	CU_ASSERT(unit_put(in(o.merged, "new.txt"), "CANARY\n", 0) == 0);
 	CU_ASSERT(mkdir(in(o.merged, "tree"), 0755) == 0 && mkdir(in(o.merged, "tree/x"), 0755) == 0);
-	CU_ASSERT(put(in(o.merged, "tree/x/leaf"), "CANARY\n", 0) == 0);
-	CU_ASSERT(put(in(o.merged, "srv/fresh"), "CANARY\n", 0) == 0);
+	CU_ASSERT(unit_put(in(o.merged, "tree/x/leaf"), "CANARY\n", 0) == 0);
+	CU_ASSERT(unit_put(in(o.merged, "srv/fresh"), "CANARY\n", 0) == 0);
 	fd = open(in(o.merged, "new.txt"), O_RDONLY);
 	for (size_t i = 0; i < 4; i++) {
 		snprintf(files[i].path, sizeof(files[i].path), "%s/%s", o.merged, made[i]);

@@ -6,6 +6,7 @@
 #ifndef LETHE_TESTS_UNIT_H
 #define LETHE_TESTS_UNIT_H
 
+#include <stdbool.h>
 #include <CUnit/CUnit.h>
 
 struct unit_case {
@@ -35,5 +36,10 @@ void unit_register(struct unit_suite *s);
 const char *unit_data_path(const char *name);
 /* Read a whole data file into a malloc'ed NUL-terminated buffer, or NULL. */
 char *unit_read_data(const char *name);
+
+/* Write s to path (created 0644, with open flags, e.g. O_TRUNC or O_APPEND): 0 or -errno. */
+int unit_put(const char *path, const char *s, int flags);
+/* Whether path (not a symlink) holds exactly s. */
+bool unit_holds(const char *path, const char *s);
 
 #endif /* LETHE_TESTS_UNIT_H */

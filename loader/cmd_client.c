@@ -19,6 +19,7 @@ struct client_opts {
 	const char *socket;
 	pid_t pid;
 	const char *container, *runtime, *runtime_root, *cgroup;
+	const char *rearm;
 	bool verify;
 	bool json;
 	char *protect[LD_PROTECT_MAX];
@@ -53,7 +54,8 @@ static void client_usage(FILE *out, enum ld_op op)
 			     "  -g, --cgroup PATH   every process of this cgroup directory is in the sandbox\n");
 	if (op == LD_OP_CHECKPOINT)
 		fprintf(out, "  -P, --protect PATH  PATH's files belong to the sandbox (repeatable; with\n"
-			     "                      --container, a path as the container sees it)\n");
+			     "                      --container, a path as the container sees it)\n"
+			     "      --rearm M       auto (default), uffd, softdirty, retwin or ever\n");
 	if (ld_op_takes_verify(op))
 		fprintf(out, "  -V, --verify        verify %s against the snapshot\n",
 			op == LD_OP_CHECKPOINT ? "every rewind" : "this rewind");
@@ -74,6 +76,7 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 		{ "runtime", required_argument, NULL, 'U' },
 		{ "runtime-root", required_argument, NULL, 'O' },
 		{ "cgroup", required_argument, NULL, 'g' },
+		{ "rearm", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },	    { "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },	    {},
 	};
@@ -117,6 +120,17 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 			}
 			o->protect[o->nprotect++] = strdup(optarg);
 			break;
+		case 'R': {
+			enum lethe_rearm r;
+
+			if (op != LD_OP_CHECKPOINT || lethe_rearm_parse(optarg, &r)) {
+				fprintf(stderr, "%s %s: --rearm applies to checkpoint: auto, uffd, softdirty, retwin, ever\n",
+					ld_prog, ld_op_str(op));
+				return -EINVAL;
+			}
+			o->rearm = optarg;
+			break;
+		}
 		case 'c':
 		case 'U':
 		case 'O':
@@ -301,6 +315,7 @@ static int run_op(int argc, char **argv, enum ld_op op)
 	snprintf(req.runtime, sizeof(req.runtime), "%s", o.runtime ? o.runtime : "");
 	snprintf(req.runtime_root, sizeof(req.runtime_root), "%s", o.runtime_root ? o.runtime_root : "");
 	snprintf(req.cgroup, sizeof(req.cgroup), "%s", o.cgroup ? o.cgroup : "");
+	snprintf(req.rearm, sizeof(req.rearm), "%s", o.rearm ? o.rearm : "");
 	for (size_t i = 0; i < o.nprotect; i++) {
 		snprintf(req.protect[i], sizeof(req.protect[i]), "%s", o.protect[i]);
 		free(o.protect[i]);

@@ -129,17 +129,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 			o->target.cgroup = optarg;
 			break;
 		case 'R':
-			if (!strcmp(optarg, "auto")) {
-				o->rearm = LETHE_REARM_AUTO;
-			} else if (!strcmp(optarg, "uffd")) {
-				o->rearm = LETHE_REARM_UFFD;
-			} else if (!strcmp(optarg, "retwin")) {
-				o->rearm = LETHE_REARM_RETWIN;
-			} else if (!strcmp(optarg, "ever")) {
-				o->rearm = LETHE_REARM_EVER;
-			} else if (!strcmp(optarg, "softdirty")) {
-				o->rearm = LETHE_REARM_SOFTDIRTY;
-			} else {
+			if (lethe_rearm_parse(optarg, &o->rearm)) {
 				fprintf(stderr, "%s serve: unknown re-arm method '%s' (auto, uffd, softdirty, retwin, ever)\n",
 					ld_prog, optarg);
 				return -EINVAL;

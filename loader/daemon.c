@@ -233,6 +233,8 @@ static json_object *op_checkpoint(struct daemon *d, const struct ld_request *req
 
 	for (size_t i = 0; i < req->nprotect; i++)
 		protect[i] = req->protect[i];
+	if (req->rearm[0] && lethe_rearm_parse(req->rearm, &opts.rearm))
+		return ld_response_err(-EINVAL, "unknown re-arm method", NULL);
 	if (sbx_named(d, req)) {
 		snprintf(msg, sizeof(msg), "%s is already checkpointed", req_name(req, name, sizeof(name)));
 		return ld_response_err(-EEXIST, msg, NULL);

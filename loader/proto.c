@@ -153,7 +153,7 @@ int ld_request_parse(const char *line, struct ld_request *req, char *why, size_t
 		(void)val;
 		if (strcmp(key, "op") && !(ld_op_needs_pid(req->op) && is_name_key(key)) &&
 		    !(ld_op_takes_verify(req->op) && !strcmp(key, "verify")) &&
-		    !(req->op == LD_OP_CHECKPOINT && !strcmp(key, "protect"))) {
+		    !(req->op == LD_OP_CHECKPOINT && (!strcmp(key, "protect") || !strcmp(key, "rearm")))) {
 			err = fail(why, whylen, "unknown field '%.64s' for op %s", key, name);
 			goto out;
 		}
@@ -182,6 +182,15 @@ int ld_request_parse(const char *line, struct ld_request *req, char *why, size_t
 			goto out;
 		}
 		req->verify = json_object_get_boolean(v);
+	}
+	if (req->op == LD_OP_CHECKPOINT) {
+		enum lethe_rearm r;
+		int got = get_name(o, "rearm", req->rearm, sizeof(req->rearm), why, whylen);
+
+		if (got < 0 || (!got && lethe_rearm_parse(req->rearm, &r))) {
+			err = fail(why, whylen, "\"rearm\" must be auto, uffd, softdirty, retwin or ever");
+			goto out;
+		}
 	}
 	if (json_object_object_get_ex(o, "protect", &v)) {
 		size_t n;
@@ -223,6 +232,8 @@ json_object *ld_request_to_json(const struct ld_request *req)
 		json_object_object_add(o, "runtime_root", json_object_new_string(req->runtime_root));
 	if (req->cgroup[0])
 		json_object_object_add(o, "cgroup", json_object_new_string(req->cgroup));
+	if (req->rearm[0])
+		json_object_object_add(o, "rearm", json_object_new_string(req->rearm));
 	if (ld_op_takes_verify(req->op))
 		json_object_object_add(o, "verify", json_object_new_boolean(req->verify));
 	if (req->nprotect) {

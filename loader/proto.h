@@ -43,6 +43,7 @@ struct ld_request {
 	char runtime_root[LD_PROTECT_LEN];
 	char cgroup[LD_PROTECT_LEN];
 	bool verify;
+	char rearm[16]; /* checkpoint: "auto" (default), "uffd", "softdirty", "retwin", "ever" */
 	/* checkpoint: directories whose files belong to the sandbox ("protect":[abs paths],
 	 * as the container sees them when it names a container) */
 	char protect[LD_PROTECT_MAX][LD_PROTECT_LEN];

@@ -182,6 +182,25 @@ const char *lethe_rearm_str(enum lethe_rearm r)
 	return "unknown";
 }
 
+int lethe_rearm_parse(const char *name, enum lethe_rearm *out)
+{
+	static const struct {
+		const char *name;
+		enum lethe_rearm r;
+	} names[] = {
+		{ "auto", LETHE_REARM_AUTO },	   { "uffd", LETHE_REARM_UFFD }, { "softdirty", LETHE_REARM_SOFTDIRTY },
+		{ "retwin", LETHE_REARM_RETWIN }, { "ever", LETHE_REARM_EVER },
+	};
+
+	for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(name, names[i].name)) {
+			*out = names[i].r;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static uint64_t now_us(void)
 {
 	struct timespec ts;

@@ -52,6 +52,8 @@ enum lethe_rearm {
 };
 
 const char *lethe_rearm_str(enum lethe_rearm r);
+/* "auto", "uffd", "softdirty", "retwin" or "ever" into *out: 0, or -EINVAL. */
+int lethe_rearm_parse(const char *name, enum lethe_rearm *out);
 
 /* What a writable layer of the sandbox's filesystem is. */
 enum lethe_layer_kind {

@@ -263,10 +263,13 @@ answered 1 "after SIGTERM"
 
 # --- SIGKILL: the twin dies with the daemon (EXITKILL); the target must not stay stopped
 start_daemon
-expect 0 "$LETHE" checkpoint --pid "$P" --socket "$sock"
+expect 2 "$LETHE" checkpoint --pid "$P" --rearm nosuch --socket "$sock"
+expect 2 "$LETHE" rewind --pid "$P" --rearm retwin --socket "$sock"
+expect 0 "$LETHE" checkpoint --pid "$P" --rearm retwin --socket "$sock"
 ask "before-sigkill"
 answered 2 "checkpointed at 1"
-expect 0 "$LETHE" rewind --pid "$P" --verify --socket "$sock"
+expect 0 "$LETHE" rewind --pid "$P" --verify --json --socket "$sock" &&
+	json_check "r['rewind']['rearm'] == 'retwin' and r['rewind']['verify'] == 'passed'"
 {
 	kill -KILL "$daemon_pid"
 	wait "$daemon_pid"

@@ -348,6 +348,20 @@ static void test_proto_parse_names(void)
 					 why, sizeof(why)),
 			0);
 	CU_ASSERT_EQUAL(r.pid, 9);
+	/* a checkpoint may pick its re-arm method; only known ones, only there */
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"checkpoint\",\"pid\":9,\"rearm\":\"softdirty\"}", &r, why,
+					 sizeof(why)),
+			0);
+	CU_ASSERT_STRING_EQUAL(r.rearm, "softdirty");
+	o = ld_request_to_json(&r);
+	CU_ASSERT_EQUAL(ld_request_parse(json_object_to_json_string(o), &back, why, sizeof(why)), 0);
+	CU_ASSERT_STRING_EQUAL(back.rearm, "softdirty");
+	json_object_put(o);
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"checkpoint\",\"pid\":9,\"rearm\":\"fast\"}", &r, why,
+					 sizeof(why)),
+			-EINVAL);
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"rewind\",\"pid\":9,\"rearm\":\"uffd\"}", &r, why, sizeof(why)),
+			-EINVAL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int err = ld_request_parse(bad[i], &r, why, sizeof(why));
 

@@ -115,6 +115,44 @@ static const char *next_opt(const char **p)
 	return s;
 }
 
+/* Append dir to the '\n'-separated list; -ENAMETOOLONG when it does not fit. */
+static int add_lower(char *list, const char *dir)
+{
+	size_t n = strlen(list), d = strlen(dir);
+
+	if (n + !!n + d >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (n)
+		list[n++] = '\n';
+	memcpy(list + n, dir, d + 1);
+	return 0;
+}
+
+/* Every entry of an overlayfs lowerdir list (split at unescaped ':', "\x" read as "x") into list. */
+static int all_lowers(const char *val, char *list)
+{
+	char dir[PATH_MAX];
+	size_t w = 0;
+	int err = 0;
+
+	for (const char *r = val;; r++) {
+		if (!*r || *r == ':') {
+			dir[w] = 0;
+			if (w)
+				err = add_lower(list, dir);
+			w = 0;
+			if (!*r || err)
+				return err;
+			continue;
+		}
+		if (*r == '\\' && r[1])
+			r++;
+		if (w + 1 >= sizeof(dir))
+			return -ENAMETOOLONG;
+		dir[w++] = *r;
+	}
+}
+
 /* The first entry of an overlayfs lowerdir list: up to an unescaped ':', "\x" read as "x". */
 static void first_lower(char *dir)
 {
@@ -145,16 +183,29 @@ static int overlay_opts(const char *sopts, struct ld_mount *m)
 			dst = m->upper;
 		else if (kl == 7 && !strncmp(o, "workdir", 7))
 			dst = m->work;
-		else if (!have_lower &&
-			 ((kl == 8 && !strncmp(o, "lowerdir", 8)) || (kl == 9 && !strncmp(o, "lowerdir+", 9))))
+		else if ((kl == 8 && !strncmp(o, "lowerdir", 8)) || (kl == 9 && !strncmp(o, "lowerdir+", 9)))
 			dst = m->lower;
 		if (!dst)
 			continue;
+		if (dst == m->lower && have_lower) {
+			/* a further lowerdir+= entry: only the full list wants it */
+			char dir[PATH_MAX];
+
+			err = unescape(eq + 1, end - eq - 1, dir, PATH_MAX);
+			if (!err)
+				err = add_lower(m->lowers, dir);
+			if (err)
+				return err;
+			continue;
+		}
 		err = unescape(eq + 1, end - eq - 1, dst, PATH_MAX);
 		if (err)
 			return err;
 		if (dst == m->lower) {
 			/* lowerdir= is a ':' list with "\:" escapes; each lowerdir+= is one dir */
+			err = kl == 8 ? all_lowers(m->lower, m->lowers) : add_lower(m->lowers, m->lower);
+			if (err)
+				return err;
 			if (kl == 8)
 				first_lower(m->lower);
 			have_lower = true;

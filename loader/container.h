@@ -30,6 +30,7 @@ struct ld_mount {
 	/* overlay only, from the super options (host paths, as the mounter gave them) */
 	char upper[PATH_MAX];
 	char lower[PATH_MAX]; /* first lower dir (the one merged lookups hit first) */
+	char lowers[PATH_MAX]; /* every lower dir, top first, '\n'-separated */
 	char work[PATH_MAX];
 };
 

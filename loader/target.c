@@ -101,7 +101,7 @@ static int mount_layers(const struct ld_target_opts *o, struct ld_target *t, cha
 				err = why_set(why, len, -EINVAL, "overlay at %s has no upper dir", m[i].path);
 				break;
 			}
-			err = add_layer(t, LETHE_LAYER_OVERLAY, m[i].path, m[i].upper, m[i].lower);
+			err = add_layer(t, LETHE_LAYER_OVERLAY, m[i].path, m[i].upper, m[i].lowers);
 			break;
 		case LD_MNT_TMPFS:
 			err = add_layer(t, LETHE_LAYER_TMPFS, m[i].path, via, NULL);

@@ -209,7 +209,7 @@ static int overlay_expect(const struct rs_sblayer *L, const char *rel, bool *exi
 	if (errno != ENOENT && errno != ENOTDIR)
 		return -errno;
 	for (p = L->lower; p && *p; p = *e ? e + 1 : e) {
-		e = strchr(p, ':');
+		e = strchr(p, '\n');
 		if (!e)
 			e = p + strlen(p);
 		if (snprintf(path, sizeof(path), "%.*s/%s", (int)(e - p), p, rel) >= (int)sizeof(path))
@@ -293,7 +293,7 @@ static bool in_lower(const struct rs_sblayer *L, const char *rel)
 	const char *p, *e;
 
 	for (p = L->lower; p && *p; p = *e ? e + 1 : e) {
-		e = strchr(p, ':');
+		e = strchr(p, '\n');
 		if (!e)
 			e = p + strlen(p);
 		if (snprintf(path, sizeof(path), "%.*s/%s", (int)(e - p), p, rel) >= (int)sizeof(path) ||

@@ -73,7 +73,7 @@ struct lethe_layer {
 	enum lethe_layer_kind kind;
 	const char *path; /* where the target sees it (in its mount namespace), absolute */
 	const char *root; /* where lethe reads and writes it; NULL = path */
-	const char *lower; /* overlay: its lower dirs, ':'-separated (to check the merged view) */
+	const char *lower; /* overlay: its lower dirs, top first, '\n'-separated (for the merged view) */
 };
 
 struct lethe_opts {

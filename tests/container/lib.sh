@@ -193,10 +193,10 @@ ctr_teardown() {
 	# the lethe-test parents, unless another container still uses them
 	find /sys/fs/cgroup -mindepth 2 -maxdepth 5 -type d -name lethe-test -exec rmdir {} + 2>/dev/null
 	m=$CTR_DIR/merged
+	# more than one mount may sit there (a bind runc's mount namespace propagated back)
 	for i in $(seq 20); do
 		mountpoint -q "$m" || break
-		umount "$m" 2>/dev/null && break
-		sleep 0.1
+		umount "$m" 2>/dev/null || sleep 0.1
 	done
 	if mountpoint -q "$m"; then
 		ctr_log "$m busy, lazy unmount"

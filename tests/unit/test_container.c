@@ -165,6 +165,10 @@ static void test_container_mountinfo_overlay_escapes(void)
 	CU_ASSERT_STRING_EQUAL(m[0].lower, "/tmp/ctrprobe.BhUf1O/l/a:b");
 	CU_ASSERT_STRING_EQUAL(m[0].upper, "/tmp/ctrprobe.BhUf1O/lp/u");
 	CU_ASSERT_STRING_EQUAL(m[0].work, "/tmp/ctrprobe.BhUf1O/lp/w");
+	/* the full stack, top first: a deeper layer can hold a name the top one lacks */
+	CU_ASSERT_STRING_EQUAL(m[0].lowers, "/tmp/ctrprobe.BhUf1O/l/a:b\n/tmp/ctrprobe.BhUf1O/l/two");
+	CU_ASSERT_STRING_EQUAL(m[1].lowers,
+			       "/tmp/ctrprobe.BhUf1O/l/a:b\n/tmp/ctrprobe.BhUf1O/l/c d\n/tmp/ctrprobe.BhUf1O/l/two");
 	CU_ASSERT_EQUAL(m[1].cls, LD_MNT_OVERLAY);
 	CU_ASSERT_STRING_EQUAL(m[1].lower, "/tmp/ctrprobe.BhUf1O/l/a:b");
 	CU_ASSERT_STRING_EQUAL(m[1].upper, "/tmp/ctrprobe.BhUf1O/lq/u");
@@ -191,6 +195,7 @@ static void test_container_mountinfo_plain_escaped_comma(void)
 	CU_ASSERT_EQUAL_FATAL(n, 1);
 	CU_ASSERT_STRING_EQUAL(m[0].upper, "/u,1");
 	CU_ASSERT_STRING_EQUAL(m[0].lower, "/l,2");
+	CU_ASSERT_STRING_EQUAL(m[0].lowers, "/l,2\n/l3");
 	CU_ASSERT_STRING_EQUAL(m[0].work, "/w");
 	free(m);
 }

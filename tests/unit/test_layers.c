@@ -21,7 +21,8 @@
 
 struct ovl {
 	char base[64];
-	char lower[128], upper[128], work[128], merged[128], store[128];
+	char lower[128], lower2[128], upper[128], work[128], merged[128], store[128];
+	char lowers[260];
 	bool mounted;
 	struct rs_layer_set set;
 };
@@ -59,31 +60,34 @@ static bool ovl_setup(struct ovl *o)
 {
 	struct lethe_layer spec = { .kind = LETHE_LAYER_OVERLAY };
 	struct lethe_opts opts = { 0 };
-	char data[512];
+	char data[1024];
 
 	memset(o, 0, sizeof(*o));
 	strcpy(o->base, "/tmp/lethe-layers-XXXXXX");
 	if (!mkdtemp(o->base))
 		return false;
 	snprintf(o->lower, sizeof(o->lower), "%s/lower", o->base);
+	snprintf(o->lower2, sizeof(o->lower2), "%s/lower2", o->base);
+	snprintf(o->lowers, sizeof(o->lowers), "%s\n%s", o->lower, o->lower2);
 	snprintf(o->upper, sizeof(o->upper), "%s/upper", o->base);
 	snprintf(o->work, sizeof(o->work), "%s/work", o->base);
 	snprintf(o->merged, sizeof(o->merged), "%s/merged", o->base);
 	snprintf(o->store, sizeof(o->store), "%s/store", o->base);
-	if (mkdir(o->lower, 0755) || mkdir(o->upper, 0755) || mkdir(o->work, 0755) || mkdir(o->merged, 0755) ||
+	if (mkdir(o->lower, 0755) || mkdir(o->lower2, 0755) || mkdir(o->upper, 0755) || mkdir(o->work, 0755) || mkdir(o->merged, 0755) ||
 	    mkdir(in(o->lower, "dir"), 0755) || mkdir(in(o->upper, "srv"), 0755))
 		return false;
 	if (unit_put(in(o->lower, "a.txt"), "lower-a\n", 0) || unit_put(in(o->lower, "gone.txt"), "lower-gone\n", 0) ||
 	    unit_put(in(o->lower, "mv.txt"), "lower-mv\n", 0) || unit_put(in(o->lower, "dir/f.txt"), "lower-f\n", 0) ||
-	    unit_put(in(o->upper, "srv/keep.txt"), "upper-keep\n", 0) || unit_put(in(o->upper, "srv/log"), "", 0))
+	    unit_put(in(o->upper, "srv/keep.txt"), "upper-keep\n", 0) || unit_put(in(o->upper, "srv/log"), "", 0) ||
+	    unit_put(in(o->lower2, "deep.txt"), "lower2-deep\n", 0))
 		return false;
-	snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s", o->lower, o->upper, o->work);
+	snprintf(data, sizeof(data), "lowerdir=%s:%s,upperdir=%s,workdir=%s", o->lower, o->lower2, o->upper, o->work);
 	if (mount("overlay", o->merged, "overlay", 0, data))
 		return false;
 	o->mounted = true;
 	spec.path = o->merged;
 	spec.root = o->upper;
-	spec.lower = o->lower;
+	spec.lower = o->lowers;
 	opts.layers = &spec;
 	opts.nlayers = 1;
 	return rs_layers_take(&o->set, &opts, getpid(), o->store) == 0;
@@ -268,6 +272,31 @@ static void test_layers_overlay_new_only_no_flush(void)
 	ovl_teardown(&o);
 }
 
+/*
+ * A file only the second lower layer has, modified by the request: dropping the
+ * copy-up must not go through the merged view (overlayfs would leave a whiteout
+ * that hides the lower file), so every lower layer counts.
+ */
+static void test_layers_overlay_second_lower(void)
+{
+	struct lethe_file_result res[1];
+	struct lethe_rewind_stats st = { 0 };
+	struct ld_file files[1];
+	struct ovl o;
+
+	CU_ASSERT_FATAL(ovl_setup(&o));
+	CU_ASSERT(unit_put(in(o.merged, "deep.txt"), "CANARY deep\n", O_TRUNC) == 0);
+	CU_ASSERT(exists(in(o.upper, "deep.txt")));
+	snprintf(files[0].path, sizeof(files[0].path), "%s/deep.txt", o.merged);
+	files[0].ops = 1;
+	CU_ASSERT_EQUAL(rs_layers_restore(&o.set, files, 1, false, res, &st), 0);
+	CU_ASSERT_EQUAL(res[0].action, LETHE_FILE_RESTORED);
+	CU_ASSERT(unit_holds(in(o.merged, "deep.txt"), "lower2-deep\n"));
+	CU_ASSERT(!exists(in(o.upper, "deep.txt")));
+	CU_ASSERT_EQUAL(rs_layers_diff_count(&o.set), 0);
+	ovl_teardown(&o);
+}
+
 /* The deepest layer owns a path; names outside every layer and relative ones have none. */
 static void test_layers_find(void)
 {
@@ -300,4 +329,4 @@ static void test_layers_find(void)
 
 UNIT_SUITE(layers, UNIT_CASE(test_layers_overlay_paths), UNIT_CASE(test_layers_overlay_full_diff),
 	   UNIT_CASE(test_layers_overlay_pinned_dentry_refused), UNIT_CASE(test_layers_overlay_new_only_no_flush),
-	   UNIT_CASE(test_layers_find));
+	   UNIT_CASE(test_layers_overlay_second_lower), UNIT_CASE(test_layers_find));

@@ -858,37 +858,70 @@ static bool has_new_threads(const struct lethe_sandbox *s)
 	return false;
 }
 
-/* Kill one process created since the checkpoint and make sure it is reaped. */
-static int kill_task(struct lethe_sandbox *s, struct inj_ctl *c, pid_t pid, struct lethe_rewind_stats *st)
+struct doomed {
+	pid_t pid, ppid;
+	pid_t seen; /* its pid in the target's namespace, when the target is its parent */
+};
+
+/* Make sure a killed process is dead and reaped (by the target, by us, or by its parent). */
+static int reap_task(struct lethe_sandbox *s, struct inj_ctl *c, const struct doomed *d)
 {
-	pid_t ppid = parent_of(pid), seen;
 	int status;
 
-	if (ppid < 0 || pid == s->twin)
-		return 0; /* gone and reaped already, or our own snapshot */
-	seen = ppid == s->pid ? rs_proc_pid_in_ns_of(pid, s->pid) : -1;
-	if (kill(pid, SIGKILL) == 0)
-		st->tasks_killed++;
-	if (ppid == s->pid && seen > 0) {
+	if (d->ppid == s->pid && d->seen > 0) {
 		/* the pid as the target knows it: they differ inside a container */
-		unsigned long a[6] = { P_PID, (unsigned long)seen, 0, WEXITED | __WALL, 0, 0 };
+		unsigned long a[6] = { P_PID, (unsigned long)d->seen, 0, WEXITED | __WALL, 0, 0 };
 		long ret;
 
 		return inj_syscall(c, SYS_waitid, a, &ret);
 	}
-	if (ppid == getpid()) {
-		waitpid(pid, &status, __WALL);
+	if (d->ppid == getpid()) {
+		waitpid(d->pid, &status, __WALL);
 		return 0;
 	}
 	/* reparented elsewhere (double fork): wait until it is no longer running */
 	for (int tries = 0; tries < 1000; tries++) {
-		char stc = proc_state(pid);
+		char stc = proc_state(d->pid);
 
 		if (!stc || stc == 'Z' || stc == 'X')
 			break;
 		usleep(1000);
 	}
 	return 0;
+}
+
+/*
+ * Kill processes created since the checkpoint, all first and then reap each:
+ * they tear down their address spaces in parallel rather than one after the other.
+ */
+static int kill_tasks(struct lethe_sandbox *s, struct inj_ctl *c, const pid_t *pids, size_t n,
+		      struct lethe_rewind_stats *st)
+{
+	struct doomed *d = calloc(n + 1, sizeof(*d));
+	size_t m = 0;
+	int err = 0;
+
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		pid_t pid = pids[i], ppid = parent_of(pid);
+		bool dup = false;
+
+		for (size_t j = 0; j < m; j++)
+			dup |= d[j].pid == pid;
+		if (dup || ppid < 0 || pid == s->twin)
+			continue; /* gone and reaped already, or our own snapshot */
+		d[m] = (struct doomed){ .pid = pid, .ppid = ppid, .seen = -1 };
+		if (ppid == s->pid)
+			d[m].seen = rs_proc_pid_in_ns_of(pid, s->pid);
+		if (kill(pid, SIGKILL) == 0)
+			st->tasks_killed++;
+		m++;
+	}
+	for (size_t j = 0; j < m && !err; j++)
+		err = reap_task(s, c, &d[j]);
+	free(d);
+	return err;
 }
 
 /* Children of every thread of pid (/proc/PID/task/TID/children). */
@@ -947,21 +980,35 @@ static bool pid_in(const pid_t *v, size_t n, pid_t pid)
 static int remove_new_tasks(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_rewind_stats *st)
 {
 	struct ld_trace *t = &s->trace;
+	pid_t *v = malloc((t->ntasks + 1) * sizeof(*v)), *kids = NULL;
+	size_t n = 0, nk = 0;
 	int err = 0;
 
-	for (size_t i = 0; i < t->ntasks && !err; i++)
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->ntasks; i++)
 		if (!t->tasks[i].thread)
-			err = kill_task(s, c, t->tasks[i].pid, st);
-	if (!err && (st->epoch_flags & LETHE_EPOCH_LOST)) {
-		pid_t *kids;
-		size_t n;
+			v[n++] = t->tasks[i].pid;
+	if (st->epoch_flags & LETHE_EPOCH_LOST) {
+		err = list_children(s->pid, &kids, &nk);
+		for (size_t i = 0; !err && i < nk; i++) {
+			pid_t *nv;
 
-		err = list_children(s->pid, &kids, &n);
-		for (size_t i = 0; !err && i < n; i++)
-			if (!pid_in(s->children0, s->nchildren0, kids[i]))
-				err = kill_task(s, c, kids[i], st);
+			if (pid_in(s->children0, s->nchildren0, kids[i]))
+				continue;
+			nv = realloc(v, (n + 1) * sizeof(*v));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+			v[n++] = kids[i];
+		}
 		free(kids);
 	}
+	if (!err)
+		err = kill_tasks(s, c, v, n, st);
+	free(v);
 	return err;
 }
 
@@ -982,7 +1029,7 @@ static int sweep_cgroup(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe
 			st->reason = LETHE_REASON_TASKS_FAILED;
 			return -ENOTRECOVERABLE;
 		}
-		for (size_t i = 0; i < n && !err; i++) {
+		for (size_t i = 0; i < n; i++) {
 			pid_t pid = now[i];
 			bool known = false;
 
@@ -991,14 +1038,14 @@ static int sweep_cgroup(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe
 			/* a zombie some other parent will reap holds nothing */
 			if (proc_state(pid) == 'Z' && parent_of(pid) != s->pid)
 				continue;
-			extra++;
 			for (size_t j = 0; j < s->ntres; j++)
 				known |= s->tres[j].pid == pid;
 			if (!known)
 				task_result(s, pid, pid, false, true);
 			st->cgroup_killed++;
-			err = kill_task(s, c, pid, st);
+			now[extra++] = pid; /* compacted in place: the ones to kill */
 		}
+		err = kill_tasks(s, c, now, extra, st);
 		free(now);
 		if (err) {
 			st->reason = LETHE_REASON_TASKS_FAILED;

@@ -345,6 +345,9 @@ int cmd_serve(int argc, char **argv)
 	}
 	lopts.rearm = o.rearm;
 	if (o.target.container || o.target.cgroup) {
+		/* a cgroup alone: the sandbox's root is CMD itself, whatever else the cgroup holds */
+		if (!o.target.container)
+			o.target.pid = c.pid;
 		err = ld_target_resolve(&o.target, true, &target, why, sizeof(why));
 		if (err) {
 			fprintf(stderr, "%s serve: %s\n", ld_prog, why);
@@ -372,6 +375,11 @@ int cmd_serve(int argc, char **argv)
 		for (size_t i = 0; i < target.nunprotected; i++)
 			fprintf(stderr, "%s %s", i ? "," : "; unprotected", target.unprotected[i]);
 		fputc('\n', stderr);
+		if (target.nkept)
+			fprintf(stderr,
+				"%s serve: warning: %zu other process(es) of the cgroup, first %d, are kept but not "
+				"rewound: what they hold persists across requests\n",
+				ld_prog, target.nkept, target.kept[0]);
 	}
 
 	while ((n = getline(&req, &reqcap, stdin)) > 0) {

@@ -211,6 +211,18 @@ int ld_target_resolve(const struct ld_target_opts *o, bool layers, struct ld_tar
 		if (err)
 			return why_set(why, len, err, "cannot find the cgroup of %d: %s", t->pid, strerror(-err));
 	}
+	if (t->cgroup[0]) {
+		pid_t *v;
+		size_t n;
+
+		err = ld_cgroup_procs(t->cgroup, &v, &n);
+		if (err)
+			return why_set(why, len, err, "cannot list cgroup %s: %s", t->cgroup, strerror(-err));
+		for (size_t i = 0; i < n; i++)
+			if (v[i] != t->pid && t->nkept < LD_TARGET_UNPROTECTED_MAX)
+				t->kept[t->nkept++] = v[i];
+		free(v);
+	}
 	if (layers && o->container)
 		return mount_layers(o, t, why, len);
 	return 0;
@@ -275,4 +287,11 @@ void ld_target_add_json(json_object *o, const struct ld_target *t)
 		json_object_array_add(un, json_object_new_string(t->unprotected[i]));
 	json_object_object_add(o, "layers", ls);
 	json_object_object_add(o, "unprotected", un);
+	if (t->cgroup[0]) {
+		json_object *kp = json_object_new_array();
+
+		for (size_t i = 0; i < t->nkept; i++)
+			json_object_array_add(kp, json_object_new_int(t->kept[i]));
+		json_object_object_add(o, "kept_processes", kp);
+	}
 }

@@ -43,6 +43,13 @@ struct ld_target {
 	/* writable mounts no layer covers: reported as persistence points */
 	char unprotected[LD_TARGET_UNPROTECTED_MAX][LD_TARGET_PATH];
 	size_t nunprotected;
+	/*
+	 * Other processes of the cgroup at resolution (a container's sidecars, an init
+	 * shim whose child is the runtime): kept across rewinds but not rewound, so
+	 * reported as persistence points.
+	 */
+	pid_t kept[LD_TARGET_UNPROTECTED_MAX];
+	size_t nkept;
 	struct lethe_layer specs[LD_TARGET_LAYERS_MAX]; /* lethe_opts.layers, pointing into layers */
 };
 

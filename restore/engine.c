@@ -761,7 +761,7 @@ int lethe_checkpoint(pid_t pid, const struct lethe_opts *opts, struct lethe_sand
 		else if (!pid_in(s->cgroup0, s->ncgroup0, pid))
 			pr_warn("pid %d is not in cgroup %s", pid, s->cgroup);
 		else if (s->ncgroup0 > 1)
-			pr_info("cgroup %s holds %zu other processes: kept, not rewound", s->cgroup, s->ncgroup0 - 1);
+			pr_warn("cgroup %s holds %zu other processes: kept, not rewound", s->cgroup, s->ncgroup0 - 1);
 		s->opts.cgroup = NULL;
 	}
 	if (!err)

@@ -92,3 +92,21 @@ outs = [t for t in reps[1]["tasks"] if t["found_by"] == "cgroup"]
 assert len(outs) == 1 and reps[1]["cgroup_killed"] == 1, reps[1]
 assert all(r["cgroup_killed"] == 0 for r in (reps[0], reps[2])), reps
 PY
+
+# a process already in the cgroup at checkpoint (a sidecar) is kept, not rewound: the
+# checkpoint line warns, every report line names it, and it survives the rewinds
+(sleep 1000 </dev/null >/dev/null 2>&1 & echo $! >"$dir/sidecar")
+outsider=$(cat "$dir/sidecar")
+echo "$outsider" >"$cg/cgroup.procs"
+printf 'CANARY-4\nCANARY-5\n' | "$LETHE" serve --cgroup "$cg" --verify --report "$dir/report2.jsonl" \
+	-- sh -c "echo \$\$ > $cg/cgroup.procs && exec $B/demo/fn_runtime --daemon" >"$dir/out2" 2>"$dir/err2" ||
+	{ echo "FAIL: serve with a sidecar exited $?"; cat "$dir/err2"; exit 1; }
+grep -q "1 other process(es) of the cgroup, first $outsider, are kept but not rewound" "$dir/err2" ||
+	{ echo "FAIL: no warning about the sidecar: $(cat "$dir/err2")"; exit 1; }
+kill -0 "$outsider" || { echo "FAIL: the sidecar was killed"; exit 1; }
+python3 - "$dir/report2.jsonl" "$outsider" <<'PY' || exit 1
+import json, sys
+reps = [json.loads(l) for l in open(sys.argv[1])]
+assert len(reps) == 2 and all(r["kept_processes"] == [int(sys.argv[2])] for r in reps), reps
+assert all(r["verify"] == "passed" and r["cgroup_killed"] == 0 for r in reps), reps
+PY

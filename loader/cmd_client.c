@@ -167,8 +167,10 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 		fprintf(stderr, "%s %s: name the sandbox with --pid, --container or --cgroup\n", ld_prog, ld_op_str(op));
 		return -EINVAL;
 	}
-	if (o->pid && o->container) {
-		fprintf(stderr, "%s %s: --pid and --container name the sandbox twice\n", ld_prog, ld_op_str(op));
+	if (o->pid && (o->container || o->cgroup) && op != LD_OP_CHECKPOINT) {
+		/* at checkpoint --pid picks the process to rewind within the container or cgroup */
+		fprintf(stderr, "%s %s: --pid and --%s name the sandbox twice\n", ld_prog, ld_op_str(op),
+			o->container ? "container" : "cgroup");
 		return -EINVAL;
 	}
 	if ((o->runtime || o->runtime_root) && !o->container) {

@@ -102,7 +102,7 @@ static int parse_names(json_object *o, struct ld_request *req, char *why, size_t
 
 	if (c < 0 || r < 0 || rr < 0 || g < 0)
 		return -EINVAL;
-	if (has_pid && !c)
+	if (has_pid && !c && req->op != LD_OP_CHECKPOINT)
 		return fail(why, whylen, "\"pid\" and \"container\" name the sandbox twice");
 	if (!has_pid && c && g)
 		return fail(why, whylen, "op %s needs \"pid\", \"container\" or \"cgroup\"", ld_op_str(req->op));

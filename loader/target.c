@@ -177,13 +177,13 @@ static int cgroup_root(const char *cg, pid_t *out, char *why, size_t len)
 
 int ld_target_resolve(const struct ld_target_opts *o, bool layers, struct ld_target *t, char *why, size_t len)
 {
+	pid_t init;
 	int err;
 
 	memset(t, 0, sizeof(*t));
 	if (why && len)
 		why[0] = 0;
-	if (!!o->container + !!(o->pid > 0) > 1)
-		return why_set(why, len, -EINVAL, "--pid and --container name the sandbox twice");
+	init = 0;
 	if (o->container) {
 		struct ld_container c;
 		const char *rt = o->runtime ? o->runtime : "runc";
@@ -191,7 +191,9 @@ int ld_target_resolve(const struct ld_target_opts *o, bool layers, struct ld_tar
 		err = ld_runtime_state(rt, o->runtime_root, o->container, &c, why, len);
 		if (err)
 			return err;
-		t->pid = c.pid;
+		/* with --pid: a process of the container other than its init (under a shim) */
+		init = c.pid;
+		t->pid = o->pid > 0 ? o->pid : c.pid;
 		snprintf(t->container, sizeof(t->container), "%s", c.id);
 	} else if (o->pid > 0) {
 		t->pid = o->pid;
@@ -207,9 +209,24 @@ int ld_target_resolve(const struct ld_target_opts *o, bool layers, struct ld_tar
 	if (o->cgroup) {
 		snprintf(t->cgroup, sizeof(t->cgroup), "%s", o->cgroup);
 	} else if (o->container) {
-		err = ld_cgroup_of(t->pid, t->cgroup, sizeof(t->cgroup));
+		/* the container's cgroup is its init's: a --pid outside it must not define it */
+		err = ld_cgroup_of(init, t->cgroup, sizeof(t->cgroup));
 		if (err)
-			return why_set(why, len, err, "cannot find the cgroup of %d: %s", t->pid, strerror(-err));
+			return why_set(why, len, err, "cannot find the cgroup of %d: %s", init, strerror(-err));
+	}
+	if (o->pid > 0 && (o->container || o->cgroup)) {
+		pid_t *v;
+		size_t n;
+		bool in = false;
+
+		err = ld_cgroup_procs(t->cgroup, &v, &n);
+		for (size_t i = 0; !err && i < n; i++)
+			in |= v[i] == o->pid;
+		if (!err)
+			free(v);
+		if (!err && !in)
+			return why_set(why, len, -EINVAL, "pid %d is not in %s %s", o->pid,
+				       o->container ? "container" : "cgroup", o->container ? o->container : o->cgroup);
 	}
 	if (t->cgroup[0]) {
 		pid_t *v;

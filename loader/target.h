@@ -61,7 +61,9 @@ bool ld_target_named(const struct ld_target_opts *o);
  * writable overlay mount and a tmpfs layer per writable tmpfs, every other
  * writable mount as unprotected unless o->protect names it (then a dir layer
  * reached through /proc/PID/root). A cgroup gives the process whose parent is
- * outside it (-EINVAL if there is not exactly one, unless o->pid picks it).
+ * outside it (-EINVAL if there is not exactly one, unless o->pid picks it). With
+ * a container or cgroup, o->pid picks the process to rewind among its members
+ * (-EINVAL if it is not one): the runtime under an init shim.
  * With layers false only the pid is wanted (rewind, report, release).
  * Returns 0 or -errno with a one-line reason in why: -ESRCH no such process,
  * -ENOENT no such container or cgroup, -ENOEXEC runtime not installed, -EINVAL.

@@ -8,7 +8,8 @@
 # checkpoint state and the cgroup holds init and the twin only. Then `report
 # --json`, `status`, `release` (the twin ends, the container runs on without
 # rewinds), and errors: an unknown container exits 4 with a message naming it,
-# `--runtime nosuch` exits 2, a released container is not checkpointed (5).
+# `--runtime nosuch` exits 2, a --pid outside the container exits 2, a released
+# container is not checkpointed (5).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 : "${LETHE:?set LETHE to the lethe binary}"
@@ -81,9 +82,14 @@ rc=$?
 "$LETHE" checkpoint --container "$CTR_ID" --runtime nosuch --socket "$sock" >"$dir/o" 2>"$dir/e"
 rc=$?
 [ $rc -eq 2 ] || fail "--runtime nosuch: exit $rc, expected 2 ($(cat "$dir/e"))"
+"$LETHE" checkpoint --container "$CTR_ID" --pid $$ --socket "$sock" >"$dir/o" 2>"$dir/e"
+rc=$?
+[ $rc -eq 2 ] || fail "--pid of a process outside the container: exit $rc, expected 2 ($(cat "$dir/e"))"
+grep -q "pid $$ is not in container $CTR_ID" "$dir/e" || fail "outside-pid message: $(cat "$dir/e")"
 [ "$(cgprocs)" = "$P" ] || fail "a refused checkpoint left processes: $(cgprocs)"
 
-"$LETHE" checkpoint --container "$CTR_ID" --verify --json --socket "$sock" >"$dir/cp.json" 2>"$dir/e" ||
+# --pid picks the process to rewind inside the container (here the init itself)
+"$LETHE" checkpoint --container "$CTR_ID" --pid "$P" --verify --json --socket "$sock" >"$dir/cp.json" 2>"$dir/e" ||
 	{ echo "FAIL: checkpoint --container: $(cat "$dir/e" "$dir/cp.json")"; cat "$dir/daemon.log"; exit 1; }
 json_check "$dir/cp.json" "r.get('pid') == $P"
 T=$(json_get "$dir/cp.json" twin)

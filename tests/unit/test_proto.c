@@ -348,6 +348,11 @@ static void test_proto_parse_names(void)
 					 why, sizeof(why)),
 			0);
 	CU_ASSERT_EQUAL(r.pid, 9);
+	/* and, in a container, the process to rewind (the runtime under an init shim) */
+	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"checkpoint\",\"pid\":9,\"container\":\"fn\"}", &r, why,
+					 sizeof(why)),
+			0);
+	CU_ASSERT(r.pid == 9 && !strcmp(r.container, "fn"));
 	/* a checkpoint may pick its re-arm method; only known ones, only there */
 	CU_ASSERT_EQUAL(ld_request_parse("{\"op\":\"checkpoint\",\"pid\":9,\"rearm\":\"softdirty\"}", &r, why,
 					 sizeof(why)),

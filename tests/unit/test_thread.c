@@ -116,13 +116,18 @@ static size_t count_tasks(pid_t pid)
 }
 
 /* Start the victim and wait until its 4 threads exist and the spinner has spun. */
+static unsigned long peek_spin(pid_t pid);
+
+/* The victim with its 4 threads, and its spinner already counting (a loaded host may start it late). */
 static bool victim_ready(struct victim *v)
 {
 	if (victim_start(v, victim_main))
 		return false;
 	for (int i = 0; i < 2000 && count_tasks(v->pid) != 4; i++)
 		usleep(1000);
-	return count_tasks(v->pid) == 4 && victim_ask(v, 'p') == v->pid;
+	for (int i = 0; i < 2000 && !peek_spin(v->pid); i++)
+		usleep(1000);
+	return count_tasks(v->pid) == 4 && peek_spin(v->pid) && victim_ask(v, 'p') == v->pid;
 }
 
 static unsigned long peek_spin(pid_t pid)

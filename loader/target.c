@@ -249,10 +249,10 @@ void ld_target_apply(struct ld_target *t, struct lethe_opts *lo)
 {
 	for (size_t i = 0; i < t->nlayers; i++) {
 		t->specs[i] = (struct lethe_layer){
-			.kind = t->layers[i].kind,
-			.path = t->layers[i].path,
-			.root = t->layers[i].root,
-			.lower = t->layers[i].lower[0] ? t->layers[i].lower : NULL,
+		    .kind = t->layers[i].kind,
+		    .path = t->layers[i].path,
+		    .root = t->layers[i].root,
+		    .lower = t->layers[i].lower[0] ? t->layers[i].lower : NULL,
 		};
 	}
 	lo->layers = t->specs;

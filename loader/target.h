@@ -22,7 +22,7 @@ struct ld_target_opts {
 	const char *container;
 	const char *runtime; /* "runc" (default) or "crun" */
 	const char *runtime_root;
-	const char *cgroup; /* a cgroup directory, absolute */
+	const char *cgroup;	    /* a cgroup directory, absolute */
 	const char *const *protect; /* paths as the target sees them */
 	size_t nprotect;
 };

@@ -388,8 +388,9 @@ static void refine_actions(int vroot, const struct ld_file *files, size_t nfiles
 			res[i].action = LETHE_FILE_REMOVED;
 		else if (!had[i] && has)
 			res[i].action = LETHE_FILE_RECREATED;
-		else if (had[i] && has && (res[i].action == LETHE_FILE_REMOVED || res[i].action == LETHE_FILE_FULL_DIFF ||
-					   (res[i].action == LETHE_FILE_UNCHANGED && !same_stat(&pre[i], &post))))
+		else if (had[i] && has &&
+			 (res[i].action == LETHE_FILE_REMOVED || res[i].action == LETHE_FILE_FULL_DIFF ||
+			  (res[i].action == LETHE_FILE_UNCHANGED && !same_stat(&pre[i], &post))))
 			res[i].action = LETHE_FILE_RESTORED;
 		else if (!had[i] && !has && res[i].action != LETHE_FILE_FULL_DIFF)
 			res[i].action = LETHE_FILE_UNCHANGED;
@@ -423,8 +424,8 @@ int rs_layers_restore(struct rs_layer_set *set, const struct ld_file *files, siz
 	for (size_t i = 0; i < nfiles; i++) {
 		res[i].path = files[i].path;
 		res[i].ops = files[i].ops;
-		res[i].action = rs_layers_find(set, files[i].path, NULL) ? LETHE_FILE_UNCHANGED
-									  : LETHE_FILE_UNPROTECTED;
+		res[i].action =
+		    rs_layers_find(set, files[i].path, NULL) ? LETHE_FILE_UNCHANGED : LETHE_FILE_UNPROTECTED;
 		if (res[i].action != LETHE_FILE_UNPROTECTED)
 			had[i] = view_stat(vroot, files[i].path, &pre[i]);
 	}

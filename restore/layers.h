@@ -14,7 +14,7 @@
 
 struct rs_sblayer {
 	struct rs_layer *snap; /* NULL for LETHE_LAYER_NONE */
-	char *path; /* where the target sees it, no trailing slash ("/" for the root) */
+	char *path;	       /* where the target sees it, no trailing slash ("/" for the root) */
 	enum lethe_layer_kind kind;
 	char *lower; /* overlay: '\n'-separated lower dirs, top first, or NULL */
 };

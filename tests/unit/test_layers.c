@@ -58,8 +58,8 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
  */
 static bool ovl_setup(struct ovl *o)
 {
-	struct lethe_layer spec = { .kind = LETHE_LAYER_OVERLAY };
-	struct lethe_opts opts = { 0 };
+	struct lethe_layer spec = {.kind = LETHE_LAYER_OVERLAY};
+	struct lethe_opts opts = {0};
 	char data[1024];
 
 	memset(o, 0, sizeof(*o));
@@ -73,8 +73,8 @@ static bool ovl_setup(struct ovl *o)
 	snprintf(o->work, sizeof(o->work), "%s/work", o->base);
 	snprintf(o->merged, sizeof(o->merged), "%s/merged", o->base);
 	snprintf(o->store, sizeof(o->store), "%s/store", o->base);
-	if (mkdir(o->lower, 0755) || mkdir(o->lower2, 0755) || mkdir(o->upper, 0755) || mkdir(o->work, 0755) || mkdir(o->merged, 0755) ||
-	    mkdir(in(o->lower, "dir"), 0755) || mkdir(in(o->upper, "srv"), 0755))
+	if (mkdir(o->lower, 0755) || mkdir(o->lower2, 0755) || mkdir(o->upper, 0755) || mkdir(o->work, 0755) ||
+	    mkdir(o->merged, 0755) || mkdir(in(o->lower, "dir"), 0755) || mkdir(in(o->upper, "srv"), 0755))
 		return false;
 	if (unit_put(in(o->lower, "a.txt"), "lower-a\n", 0) || unit_put(in(o->lower, "gone.txt"), "lower-gone\n", 0) ||
 	    unit_put(in(o->lower, "mv.txt"), "lower-mv\n", 0) || unit_put(in(o->lower, "dir/f.txt"), "lower-f\n", 0) ||
@@ -102,7 +102,7 @@ static void ovl_teardown(struct ovl *o)
 }
 
 static const char *const touched[] = {
-	"new.txt", "srv/keep.txt", "a.txt", "dir/f.txt", "gone.txt", "mv.txt", "srv/moved.txt", "tree", "tree/x/leaf",
+    "new.txt", "srv/keep.txt", "a.txt", "dir/f.txt", "gone.txt", "mv.txt", "srv/moved.txt", "tree", "tree/x/leaf",
 };
 #define NTOUCHED (sizeof(touched) / sizeof(touched[0]))
 
@@ -155,11 +155,11 @@ static void check_rewound(struct ovl *o)
 static void test_layers_overlay_paths(void)
 {
 	static const enum lethe_file_action want[NTOUCHED] = {
-		LETHE_FILE_REMOVED,   LETHE_FILE_RESTORED, LETHE_FILE_RESTORED, LETHE_FILE_RESTORED, LETHE_FILE_RECREATED,
-		LETHE_FILE_RECREATED, LETHE_FILE_REMOVED,  LETHE_FILE_REMOVED,	LETHE_FILE_REMOVED,
+	    LETHE_FILE_REMOVED,	  LETHE_FILE_RESTORED, LETHE_FILE_RESTORED, LETHE_FILE_RESTORED, LETHE_FILE_RECREATED,
+	    LETHE_FILE_RECREATED, LETHE_FILE_REMOVED,  LETHE_FILE_REMOVED,  LETHE_FILE_REMOVED,
 	};
 	struct lethe_file_result res[NTOUCHED];
-	struct lethe_rewind_stats st = { 0 };
+	struct lethe_rewind_stats st = {0};
 	struct ld_file *files;
 	struct ovl o;
 
@@ -191,7 +191,7 @@ static void test_layers_overlay_paths(void)
 static void test_layers_overlay_full_diff(void)
 {
 	struct lethe_file_result res[1];
-	struct lethe_rewind_stats st = { 0 };
+	struct lethe_rewind_stats st = {0};
 	struct ld_file *files;
 	struct ovl o;
 
@@ -218,7 +218,7 @@ static void test_layers_overlay_full_diff(void)
 static void test_layers_overlay_pinned_dentry_refused(void)
 {
 	struct lethe_file_result res[NTOUCHED];
-	struct lethe_rewind_stats st = { 0 };
+	struct lethe_rewind_stats st = {0};
 	struct ld_file *files;
 	struct ovl o;
 	int fd;
@@ -243,9 +243,9 @@ static void test_layers_overlay_pinned_dentry_refused(void)
  */
 static void test_layers_overlay_new_only_no_flush(void)
 {
-	static const char *const made[] = { "new.txt", "tree", "tree/x/leaf", "srv/fresh" };
+	static const char *const made[] = {"new.txt", "tree", "tree/x/leaf", "srv/fresh"};
 	struct lethe_file_result res[4];
-	struct lethe_rewind_stats st = { 0 };
+	struct lethe_rewind_stats st = {0};
 	struct ld_file files[4];
 	struct ovl o;
 	int fd;
@@ -280,7 +280,7 @@ static void test_layers_overlay_new_only_no_flush(void)
 static void test_layers_overlay_second_lower(void)
 {
 	struct lethe_file_result res[1];
-	struct lethe_rewind_stats st = { 0 };
+	struct lethe_rewind_stats st = {0};
 	struct ld_file files[1];
 	struct ovl o;
 
@@ -300,11 +300,9 @@ static void test_layers_overlay_second_lower(void)
 /* The deepest layer owns a path; names outside every layer and relative ones have none. */
 static void test_layers_find(void)
 {
-	struct rs_sblayer v[4] = { { .path = "/" },
-				   { .path = "/tmp" },
-				   { .path = "/data/in" },
-				   { .path = "/data", .kind = LETHE_LAYER_NONE } };
-	struct rs_layer_set set = { .v = v, .n = 4 };
+	struct rs_sblayer v[4] = {
+	    {.path = "/"}, {.path = "/tmp"}, {.path = "/data/in"}, {.path = "/data", .kind = LETHE_LAYER_NONE}};
+	struct rs_layer_set set = {.v = v, .n = 4};
 	const char *rel = NULL;
 
 	CU_ASSERT_PTR_EQUAL(rs_layers_find(&set, "/tmp/a/b", &rel), &v[1]);

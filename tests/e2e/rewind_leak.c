@@ -176,25 +176,6 @@ static int count_zombies(pid_t pid)
 	return n;
 }
 
-static int parse_rearm(const char *m, enum lethe_rearm *out)
-{
-	static const struct {
-		const char *name;
-		enum lethe_rearm r;
-	} names[] = {
-		{ "auto", LETHE_REARM_AUTO },		{ "uffd", LETHE_REARM_UFFD }, { "softdirty", LETHE_REARM_SOFTDIRTY },
-		{ "retwin", LETHE_REARM_RETWIN }, { "ever", LETHE_REARM_EVER },
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!strcmp(m, names[i].name)) {
-			*out = names[i].r;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 static int usage(void)
 {
 	fprintf(stderr, "usage: rewind_leak [--soak] [--rearm M] [--expect-copy C] [--expect-rearm R] "
@@ -228,7 +209,7 @@ int main(int argc, char **argv)
 			want_gup = true;
 			used = 1;
 		} else if (argc > 2 && !strcmp(argv[1], "--rearm")) {
-			if (parse_rearm(argv[2], &opts.rearm))
+			if (lethe_rearm_parse(argv[2], &opts.rearm))
 				return usage();
 		} else if (argc > 2 && !strcmp(argv[1], "--expect-copy")) {
 			want_copy = argv[2];

@@ -14,11 +14,12 @@
 #include "client.h"
 #include "proto.h"
 #include "rewind_fmt.h"
+#include "target.h"
 
 struct client_opts {
 	const char *socket;
 	pid_t pid;
-	const char *container, *runtime, *runtime_root, *cgroup;
+	struct ld_target_opts target; /* container, runtime, runtime root, cgroup */
 	const char *rearm;
 	bool verify;
 	bool json;
@@ -72,15 +73,12 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },    { "verify", no_argument, NULL, 'V' },
 		{ "protect", required_argument, NULL, 'P' },
-		{ "container", required_argument, NULL, 'c' },
-		{ "runtime", required_argument, NULL, 'U' },
-		{ "runtime-root", required_argument, NULL, 'O' },
-		{ "cgroup", required_argument, NULL, 'g' },
+		LD_TARGET_LONGOPTS,
 		{ "rearm", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },	    { "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },	    {},
 	};
-	char *end;
+	char *end, why[256];
 	long v;
 	int c;
 
@@ -131,23 +129,6 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 			o->rearm = optarg;
 			break;
 		}
-		case 'c':
-		case 'U':
-		case 'O':
-		case 'g':
-			if (!ld_op_needs_pid(op)) {
-				fprintf(stderr, "%s %s: takes no sandbox name\n", ld_prog, ld_op_str(op));
-				return -EINVAL;
-			}
-			if (c == 'c')
-				o->container = optarg;
-			else if (c == 'U')
-				o->runtime = optarg;
-			else if (c == 'O')
-				o->runtime_root = optarg;
-			else
-				o->cgroup = optarg;
-			break;
 		case 's':
 			o->socket = optarg;
 			break;
@@ -155,6 +136,12 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 			client_usage(stdout, op);
 			return 1;
 		default:
+			if (ld_target_opt(c, optarg, &o->target)) {
+				if (ld_op_needs_pid(op))
+					break;
+				fprintf(stderr, "%s %s: takes no sandbox name\n", ld_prog, ld_op_str(op));
+				return -EINVAL;
+			}
 			client_usage(stderr, op);
 			return -EINVAL;
 		}
@@ -163,36 +150,23 @@ static int parse_opts(int argc, char **argv, enum ld_op op, struct client_opts *
 		fprintf(stderr, "%s %s: unexpected argument '%s'\n", ld_prog, ld_op_str(op), argv[optind]);
 		return -EINVAL;
 	}
-	if (ld_op_needs_pid(op) && !o->pid && !o->container && !o->cgroup) {
+	if (ld_op_needs_pid(op) && !o->pid && !o->target.container && !o->target.cgroup) {
 		fprintf(stderr, "%s %s: name the sandbox with --pid, --container or --cgroup\n", ld_prog, ld_op_str(op));
 		return -EINVAL;
 	}
-	if (o->pid && (o->container || o->cgroup) && op != LD_OP_CHECKPOINT) {
+	if (o->pid && (o->target.container || o->target.cgroup) && op != LD_OP_CHECKPOINT) {
 		/* at checkpoint --pid picks the process to rewind within the container or cgroup */
 		fprintf(stderr, "%s %s: --pid and --%s name the sandbox twice\n", ld_prog, ld_op_str(op),
-			o->container ? "container" : "cgroup");
+			o->target.container ? "container" : "cgroup");
 		return -EINVAL;
 	}
-	if ((o->runtime || o->runtime_root) && !o->container) {
-		fprintf(stderr, "%s %s: --runtime and --runtime-root go with --container\n", ld_prog, ld_op_str(op));
-		return -EINVAL;
-	}
-	if (o->runtime && strcmp(o->runtime, "runc") && strcmp(o->runtime, "crun")) {
-		fprintf(stderr, "%s %s: unknown runtime '%s' (runc, crun)\n", ld_prog, ld_op_str(op), o->runtime);
-		return -EINVAL;
-	}
-	if ((o->cgroup && o->cgroup[0] != '/') || (o->runtime_root && o->runtime_root[0] != '/')) {
-		fprintf(stderr, "%s %s: --cgroup and --runtime-root want absolute paths\n", ld_prog, ld_op_str(op));
-		return -EINVAL;
-	}
-	if (o->container && (strlen(o->container) >= LD_NAME_LEN || o->container[0] == '-' ||
-			     strchr(o->container, '/'))) {
-		fprintf(stderr, "%s %s: bad container id '%s'\n", ld_prog, ld_op_str(op), o->container);
+	if (ld_target_opts_check(&o->target, why, sizeof(why))) {
+		fprintf(stderr, "%s %s: %s\n", ld_prog, ld_op_str(op), why);
 		return -EINVAL;
 	}
 	/* the daemon shares our mount namespace: resolve host paths here; a container's are its own */
 	for (size_t i = 0; i < o->nprotect; i++) {
-		char *p = o->container ? strdup(o->protect[i]) : realpath(o->protect[i], NULL);
+		char *p = o->target.container ? strdup(o->protect[i]) : realpath(o->protect[i], NULL);
 
 		if (!p || p[0] != '/' || strlen(p) >= LD_PROTECT_LEN) {
 			fprintf(stderr, "%s %s: cannot protect '%s'\n", ld_prog, ld_op_str(op), o->protect[i]);
@@ -308,15 +282,16 @@ static int run_op(int argc, char **argv, enum ld_op op)
 		return err > 0 ? LD_EXIT_OK : LD_EXIT_USAGE;
 	req.pid = o.pid;
 	req.verify = o.verify;
-	if ((o.cgroup && strlen(o.cgroup) >= sizeof(req.cgroup)) ||
-	    (o.runtime_root && strlen(o.runtime_root) >= sizeof(req.runtime_root))) {
+	if ((o.target.cgroup && strlen(o.target.cgroup) >= sizeof(req.cgroup)) ||
+	    (o.target.runtime_root && strlen(o.target.runtime_root) >= sizeof(req.runtime_root))) {
 		fprintf(stderr, "%s %s: path too long\n", ld_prog, ld_op_str(op));
 		return LD_EXIT_USAGE;
 	}
-	snprintf(req.container, sizeof(req.container), "%s", o.container ? o.container : "");
-	snprintf(req.runtime, sizeof(req.runtime), "%s", o.runtime ? o.runtime : "");
-	snprintf(req.runtime_root, sizeof(req.runtime_root), "%s", o.runtime_root ? o.runtime_root : "");
-	snprintf(req.cgroup, sizeof(req.cgroup), "%s", o.cgroup ? o.cgroup : "");
+	snprintf(req.container, sizeof(req.container), "%s", o.target.container ? o.target.container : "");
+	snprintf(req.runtime, sizeof(req.runtime), "%s", o.target.runtime ? o.target.runtime : "");
+	snprintf(req.runtime_root, sizeof(req.runtime_root), "%s",
+		 o.target.runtime_root ? o.target.runtime_root : "");
+	snprintf(req.cgroup, sizeof(req.cgroup), "%s", o.target.cgroup ? o.target.cgroup : "");
 	snprintf(req.rearm, sizeof(req.rearm), "%s", o.rearm ? o.rearm : "");
 	for (size_t i = 0; i < o.nprotect; i++) {
 		snprintf(req.protect[i], sizeof(req.protect[i]), "%s", o.protect[i]);

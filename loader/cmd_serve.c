@@ -75,13 +75,10 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		{ "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
 		{ "rearm", required_argument, NULL, 'R' },
 		{ "protect", required_argument, NULL, 'P' },
-		{ "container", required_argument, NULL, 'C' },
-		{ "runtime", required_argument, NULL, 'U' },
-		{ "runtime-root", required_argument, NULL, 'O' },
-		{ "cgroup", required_argument, NULL, 'G' },
+		LD_TARGET_LONGOPTS,
 		{},
 	};
-	char *end;
+	char *end, why[256];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -108,26 +105,6 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 			}
 			o->protect[o->nprotect++] = strdup(optarg);
 			break;
-		case 'C':
-			o->target.container = optarg;
-			break;
-		case 'U':
-			if (strcmp(optarg, "runc") && strcmp(optarg, "crun")) {
-				fprintf(stderr, "%s serve: unknown runtime '%s' (runc, crun)\n", ld_prog, optarg);
-				return -EINVAL;
-			}
-			o->target.runtime = optarg;
-			break;
-		case 'O':
-			o->target.runtime_root = optarg;
-			break;
-		case 'G':
-			if (optarg[0] != '/') {
-				fprintf(stderr, "%s serve: --cgroup wants an absolute cgroup directory\n", ld_prog);
-				return -EINVAL;
-			}
-			o->target.cgroup = optarg;
-			break;
 		case 'R':
 			if (lethe_rearm_parse(optarg, &o->rearm)) {
 				fprintf(stderr, "%s serve: unknown re-arm method '%s' (auto, uffd, softdirty, retwin, ever)\n",
@@ -139,6 +116,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 			serve_usage(stdout);
 			return 1;
 		default:
+			if (ld_target_opt(c, optarg, &o->target))
+				break;
 			serve_usage(stderr);
 			return -EINVAL;
 		}
@@ -147,8 +126,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		fprintf(stderr, "%s serve: no command given (-- CMD [ARGS...])\n", ld_prog);
 		return -EINVAL;
 	}
-	if ((o->target.runtime || o->target.runtime_root) && !o->target.container) {
-		fprintf(stderr, "%s serve: --runtime and --runtime-root go with --container\n", ld_prog);
+	if (ld_target_opts_check(&o->target, why, sizeof(why))) {
+		fprintf(stderr, "%s serve: %s\n", ld_prog, why);
 		return -EINVAL;
 	}
 	/* without a container, protected dirs are ours to resolve now */

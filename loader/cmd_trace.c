@@ -58,11 +58,10 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },    { "json", no_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
-		{ "container", required_argument, NULL, 'c' }, { "runtime", required_argument, NULL, 'U' },
-		{ "runtime-root", required_argument, NULL, 'O' }, { "cgroup", required_argument, NULL, 'g' },
+		LD_TARGET_LONGOPTS,
 		{},
 	};
-	char *end;
+	char *end, why[256];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -79,18 +78,6 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		case 'j':
 			o->json = true;
 			break;
-		case 'c':
-			o->target.container = optarg;
-			break;
-		case 'U':
-			o->target.runtime = optarg;
-			break;
-		case 'O':
-			o->target.runtime_root = optarg;
-			break;
-		case 'g':
-			o->target.cgroup = optarg;
-			break;
 		case 'o':
 			o->output = optarg;
 			break;
@@ -98,6 +85,8 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			trace_usage(stdout);
 			return 1;
 		default:
+			if (ld_target_opt(c, optarg, &o->target))
+				break;
 			trace_usage(stderr);
 			return -EINVAL;
 		}
@@ -110,16 +99,8 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		trace_usage(stderr);
 		return -EINVAL;
 	}
-	if ((o->target.runtime || o->target.runtime_root) && !o->target.container) {
-		fprintf(stderr, "%s trace: --runtime and --runtime-root go with --container\n", ld_prog);
-		return -EINVAL;
-	}
-	if (o->target.runtime && strcmp(o->target.runtime, "runc") && strcmp(o->target.runtime, "crun")) {
-		fprintf(stderr, "%s trace: unknown runtime '%s' (runc, crun)\n", ld_prog, o->target.runtime);
-		return -EINVAL;
-	}
-	if (o->target.cgroup && o->target.cgroup[0] != '/') {
-		fprintf(stderr, "%s trace: --cgroup wants an absolute cgroup directory\n", ld_prog);
+	if (ld_target_opts_check(&o->target, why, sizeof(why))) {
+		fprintf(stderr, "%s trace: %s\n", ld_prog, why);
 		return -EINVAL;
 	}
 	return 0;

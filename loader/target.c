@@ -27,6 +27,39 @@ static int why_set(char *why, size_t len, int err, const char *fmt, ...)
 	return err;
 }
 
+bool ld_target_opt(int c, const char *arg, struct ld_target_opts *o)
+{
+	switch (c) {
+	case 'c':
+		o->container = arg;
+		return true;
+	case 'g':
+		o->cgroup = arg;
+		return true;
+	case LD_OPT_RUNTIME:
+		o->runtime = arg;
+		return true;
+	case LD_OPT_RUNTIME_ROOT:
+		o->runtime_root = arg;
+		return true;
+	}
+	return false;
+}
+
+int ld_target_opts_check(const struct ld_target_opts *o, char *why, size_t len)
+{
+	if ((o->runtime || o->runtime_root) && !o->container)
+		return why_set(why, len, -EINVAL, "--runtime and --runtime-root go with --container");
+	if (o->runtime && strcmp(o->runtime, "runc") && strcmp(o->runtime, "crun"))
+		return why_set(why, len, -EINVAL, "unknown runtime '%s' (runc, crun)", o->runtime);
+	if ((o->cgroup && o->cgroup[0] != '/') || (o->runtime_root && o->runtime_root[0] != '/'))
+		return why_set(why, len, -EINVAL, "--cgroup and --runtime-root want absolute paths");
+	if (o->container && (!o->container[0] || strlen(o->container) >= sizeof(((struct ld_target *)0)->container) ||
+			     o->container[0] == '-' || strchr(o->container, '/')))
+		return why_set(why, len, -EINVAL, "bad container id '%s'", o->container);
+	return 0;
+}
+
 bool ld_target_named(const struct ld_target_opts *o)
 {
 	return o->pid > 0 || o->container || o->cgroup;

@@ -53,6 +53,29 @@ struct ld_target {
 	struct lethe_layer specs[LD_TARGET_LAYERS_MAX]; /* lethe_opts.layers, pointing into layers */
 };
 
+/*
+ * The options that name a sandbox by container or cgroup, the same in every
+ * command (getopt_long; --container and --cgroup also as -c and -g).
+ */
+enum { LD_OPT_RUNTIME = 0x100, LD_OPT_RUNTIME_ROOT };
+/* clang-format off */
+#define LD_TARGET_LONGOPTS \
+	{ "container", required_argument, NULL, 'c' }, \
+	{ "runtime", required_argument, NULL, LD_OPT_RUNTIME }, \
+	{ "runtime-root", required_argument, NULL, LD_OPT_RUNTIME_ROOT }, \
+	{ "cgroup", required_argument, NULL, 'g' }
+/* clang-format on */
+
+/* Take getopt result c with its argument into o; false if c is not one of these options. */
+bool ld_target_opt(int c, const char *arg, struct ld_target_opts *o);
+/*
+ * Check what the options named, before anything runs: --runtime and
+ * --runtime-root only with --container, a known runtime, absolute --cgroup and
+ * --runtime-root, a container id that is no path or option. 0, or -EINVAL with
+ * a one-line reason in why.
+ */
+int ld_target_opts_check(const struct ld_target_opts *o, char *why, size_t len);
+
 /* Whether o names a sandbox some way (pid, container or cgroup). */
 bool ld_target_named(const struct ld_target_opts *o);
 

@@ -26,7 +26,7 @@ static json_object *hex(uint64_t v)
 	return json_object_new_string(buf);
 }
 
-static json_object *ops_json(uint32_t ops)
+json_object *ld_file_ops_json(uint32_t ops)
 {
 	json_object *a = json_object_new_array();
 
@@ -141,7 +141,7 @@ json_object *ld_trace_to_json(const struct ld_trace *t, const struct ld_trace_su
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "path", json_object_new_string(f->path));
-		json_object_object_add(o, "ops", ops_json(f->ops));
+		json_object_object_add(o, "ops", ld_file_ops_json(f->ops));
 		json_object_object_add(o, "pid", json_object_new_int(f->pid));
 		json_object_array_add(files, o);
 	}

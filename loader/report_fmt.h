@@ -25,6 +25,9 @@ struct ld_trace_summary {
 	uint64_t dirty_pages;
 };
 
+/* A new json-c array of the names of the file operations set in ops (1 << enum lethe_file_op). */
+json_object *ld_file_ops_json(uint32_t ops);
+
 /* A new json-c object (caller puts it) with pages, mappings, tasks, files, counters. */
 json_object *ld_trace_to_json(const struct ld_trace *t, const struct ld_trace_summary *s);
 int ld_trace_print_json(FILE *out, const struct ld_trace *t, const struct ld_trace_summary *s);

@@ -5,7 +5,7 @@
  */
 #include <inttypes.h>
 #include "rewind_fmt.h"
-#include "trace.h"
+#include "report_fmt.h"
 
 static const char *verify_str(int v)
 {
@@ -18,13 +18,10 @@ static json_object *files_json(const struct lethe_rewind_stats *st)
 
 	for (size_t i = 0; i < st->nfiles; i++) {
 		const struct lethe_file_result *f = &st->files[i];
-		json_object *o = json_object_new_object(), *ops = json_object_new_array();
+		json_object *o = json_object_new_object();
 
-		for (unsigned int op = 0; op < 32; op++)
-			if (f->ops & (1u << op))
-				json_object_array_add(ops, json_object_new_string(ld_file_op_name(op)));
 		json_object_object_add(o, "path", json_object_new_string(f->path));
-		json_object_object_add(o, "ops", ops);
+		json_object_object_add(o, "ops", ld_file_ops_json(f->ops));
 		json_object_object_add(o, "action", json_object_new_string(lethe_file_action_str(f->action)));
 		json_object_array_add(a, o);
 	}

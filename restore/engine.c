@@ -849,6 +849,17 @@ fail:
 	return err;
 }
 
+/* Whether this epoch may have created processes (besides our twin) that ran on. */
+static bool has_new_processes(const struct lethe_sandbox *s, uint64_t flags)
+{
+	if (flags & LETHE_EPOCH_LOST)
+		return true;
+	for (size_t i = 0; i < s->trace.ntasks; i++)
+		if (!s->trace.tasks[i].thread && s->trace.tasks[i].pid != s->twin)
+			return true;
+	return false;
+}
+
 /* Whether the tracker saw the target create a thread in this epoch. */
 static bool has_new_threads(const struct lethe_sandbox *s)
 {
@@ -1700,9 +1711,10 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	/*
 	 * New processes ran on while the target was stopped: what they did since the
 	 * drain (files written, processes forked) is drained once they are dead,
-	 * and whatever they forked meanwhile goes the same way.
+	 * and whatever they forked meanwhile goes the same way. Without any, there
+	 * is nothing more to drain.
 	 */
-	for (int round = 0; !err; round++) {
+	for (int round = 0; !err && has_new_processes(s, st->epoch_flags); round++) {
 		size_t before = s->trace.ntasks;
 		uint64_t more = 0;
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "restore/copy_dev.h"
 #include "restore/iov.h"
+#include "restore/procfs.h"
 
 #define PG 4096UL
 #define MAX_PAGES 1024
@@ -164,22 +165,6 @@ static void summarise(uint64_t *ns, int n, struct series *s)
 	s->p90 = ns[n * 9 / 10];
 }
 
-static long anon_huge_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 /*
  * Every cell of one backing: both copy paths, each checked once for the right
  * bytes, then timed rounds times. Returns 0, or 1 when a copy was wrong.
@@ -293,7 +278,8 @@ int main(int argc, char **argv)
 				strerror(-(twin < 0 ? twin : target)));
 			bad = 1;
 		} else {
-			printf("# %s: target AnonHugePages %ld kB\n", backings[b].name, anon_huge_kb(target));
+			printf("# %s: target AnonHugePages %ld kB\n", backings[b].name,
+			       rs_proc_rollup_kb(target, "AnonHugePages"));
 			bad = bench_cells(dev, target, twin, backings[b].name, rounds, ns, buf);
 		}
 		if (target > 0)

@@ -85,3 +85,21 @@ pid_t rs_proc_pid_in_ns_of(pid_t pid, pid_t viewer)
 	/* the viewer's namespace is level nb-1; pid is visible there if it is as deep */
 	return na >= nb ? a[nb - 1] : -ESRCH;
 }
+
+long rs_proc_rollup_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t len = strlen(field);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (kb < 0 && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':')
+			kb = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}

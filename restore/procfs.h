@@ -23,5 +23,7 @@ bool rs_proc_is_alive(pid_t pid);
  * not visible there.
  */
 pid_t rs_proc_pid_in_ns_of(pid_t pid, pid_t viewer);
+/* One "Field: N kB" value of /proc/PID/smaps_rollup (e.g. "Pss"), or -1. */
+long rs_proc_rollup_kb(pid_t pid, const char *field);
 
 #endif /* LETHE_RS_PROCFS_H */

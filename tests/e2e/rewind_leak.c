@@ -27,6 +27,7 @@
 #include "lethe/events.h"
 #include "lethe/lethe.h"
 #include "restore/maps.h"
+#include "restore/procfs.h"
 
 static int passed, failed;
 
@@ -113,23 +114,6 @@ static int count_children(pid_t pid)
 	for (char *p = strtok(buf, " \n"); p; p = strtok(NULL, " \n"))
 		n++;
 	return n;
-}
-
-/* Proportional set size in KiB (shared pages split between sharers). */
-static long pss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "Pss: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
 }
 
 static int count_fds(pid_t pid)
@@ -309,11 +293,11 @@ int main(int argc, char **argv)
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
 		if (soak && k == rounds / 10) {
-			pss0 = pss_kb(pid) + pss_kb(lethe_sandbox_twin(s));
+			pss0 = rs_proc_rollup_kb(pid, "Pss") + rs_proc_rollup_kb(lethe_sandbox_twin(s), "Pss");
 			fds0 = count_fds(pid);
 		}
 		if (soak && k == rounds - 1) {
-			long pss = pss_kb(pid) + pss_kb(lethe_sandbox_twin(s));
+			long pss = rs_proc_rollup_kb(pid, "Pss") + rs_proc_rollup_kb(lethe_sandbox_twin(s), "Pss");
 
 			printf("soak: pss target+twin %ld kB at round %d, %ld kB at round %d; fds %d -> %d\n", pss0,
 			       rounds / 10, pss, k, fds0, count_fds(pid));

@@ -123,7 +123,7 @@ struct lethe_sandbox {
 	 * exactly the pages left unprotected (the written ones, then ours), so
 	 * re-arming them alone equals re-protecting the whole span, for a fraction
 	 * of the page-table walk. Anything else that wrote the target (a repair by
-	 * full compare, cwd by path, a layout change) sets wp_full instead.
+	 * full compare, a layout change) sets wp_full instead.
 	 */
 	struct rs_range *wp;
 	size_t nwp;
@@ -476,6 +476,23 @@ static int cwd_take(struct lethe_sandbox *s)
 	return 0;
 }
 
+/* Remember ranges this rewind wrote in the target, to write-protect again at re-arm. */
+static void wp_note(struct lethe_sandbox *s, const struct rs_range *r, size_t n)
+{
+	struct rs_range *w;
+
+	if (!n)
+		return;
+	w = realloc(s->wp, (s->nwp + n) * sizeof(*w));
+	if (!w) {
+		s->wp_full = true; /* no list: re-protect everything */
+		return;
+	}
+	memcpy(w + s->nwp, r, n * sizeof(*w));
+	s->wp = w;
+	s->nwp += n;
+}
+
 /*
  * The target chdir()s to cwd_path, written for the call onto its stack below
  * the red zone, where nothing lives while it is stopped; the bytes there are put
@@ -487,6 +504,7 @@ static int cwd_restore_by_path(struct lethe_sandbox *s, struct inj_ctl *c)
 	struct user_regs_struct r;
 	char save[PATH_MAX];
 	struct iovec local, remote;
+	struct rs_range scratch;
 	unsigned long addr;
 	long ret;
 	int err;
@@ -500,7 +518,10 @@ static int cwd_restore_by_path(struct lethe_sandbox *s, struct inj_ctl *c)
 	local.iov_base = s->cwd_path;
 	if (process_vm_writev(s->pid, &local, 1, &remote, 1, 0) != (ssize_t)len)
 		return errno ? -errno : -EIO;
-	s->wp_full = true; /* a stack page outside the written set is written now */
+	/* the scratch stack bytes are written now: they join the set to re-protect */
+	scratch.start = addr & ~(PG - 1);
+	scratch.len = ((addr + len + PG - 1) & ~(PG - 1)) - scratch.start;
+	wp_note(s, &scratch, 1);
 	err = inject_checked(c, SYS_chdir, addr, 0, 0, 0, 0, 0, &ret);
 	local.iov_base = save;
 	if (process_vm_writev(s->pid, &local, 1, &remote, 1, 0) != (ssize_t)len && !err)
@@ -523,7 +544,7 @@ static bool cwd_moved(const struct lethe_sandbox *s)
  * needs our pid to be visible to it; across pid namespaces (containers) it
  * chdir()s by path instead. Either way the result is checked by inode.
  */
-static int cwd_restore(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_rewind_stats *st)
+static int cwd_put_back(struct lethe_sandbox *s, struct inj_ctl *c)
 {
 	long pfd = -1, nfd = -1, ret;
 	int err;
@@ -544,8 +565,13 @@ static int cwd_restore(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_
 	if (pfd >= 0)
 		inject_checked(c, SYS_close, pfd, 0, 0, 0, 0, 0, &ret);
 check:
-	if (!err && cwd_moved(s))
-		err = -EIO;
+	return !err && cwd_moved(s) ? -EIO : err;
+}
+
+static int cwd_restore(struct lethe_sandbox *s, struct inj_ctl *c, struct lethe_rewind_stats *st)
+{
+	int err = cwd_put_back(s, c);
+
 	if (err) {
 		pr_err("pid %d: cannot put its working directory back: %s", s->pid, strerror(-err));
 		st->reason = LETHE_REASON_CWD_CHANGED;
@@ -1385,17 +1411,8 @@ static int restore_pages(struct lethe_sandbox *s, size_t from, const struct rs_p
 		}
 	}
 	err = copy_ranges(s, clipped, nc, st);
-	if (!err && nc) {
-		struct rs_range *w = realloc(s->wp, (s->nwp + nc) * sizeof(*w));
-
-		if (w) {
-			memcpy(w + s->nwp, clipped, nc * sizeof(*w));
-			s->wp = w;
-			s->nwp += nc;
-		} else {
-			s->wp_full = true;
-		}
-	}
+	if (!err)
+		wp_note(s, clipped, nc);
 	free(clipped);
 	if (err)
 		st->reason = LETHE_REASON_COPY_FAILED;
@@ -1768,16 +1785,26 @@ int lethe_rewind(struct lethe_sandbox *s, bool verify, struct lethe_rewind_stats
 	if (err)
 		goto fail;
 
-	/* the fd table is read only when the tracker saw it change (two /proc walks) */
+	/*
+	 * The request's fds and working directory go before its files: while they
+	 * hold an overlayfs name, no dentry drop can make the container see the
+	 * snapshot's version of it. The fd table is read only when the tracker saw
+	 * it change (two /proc walks). The working directory by path may have to
+	 * wait for the files (the request removed it): tried again after them.
+	 */
+	t = now_us();
+	if (verify || (st->epoch_flags & (LETHE_EPOCH_FD_CHANGE | LETHE_EPOCH_LOST)))
+		err = restore_fds(s, c, st);
+	if (!err)
+		cwd_put_back(s, c);
+	st->us_fds = now_us() - t;
+	if (err)
+		goto fail;
 	t = now_us();
 	err = layers_restore(s, st);
 	st->us_files = now_us() - t;
-	t = now_us();
 	if (!err)
 		err = cwd_restore(s, c, st);
-	if (!err && (verify || (st->epoch_flags & (LETHE_EPOCH_FD_CHANGE | LETHE_EPOCH_LOST))))
-		err = restore_fds(s, c, st);
-	st->us_fds = now_us() - t;
 	if (err)
 		goto fail;
 

@@ -129,6 +129,7 @@ def plant(req):
     plant_memory(canary)
     plant_files(canary, flags)
     background_writer(canary)
+    os.chdir("/srv/tree")  # the working directory moves into a tree the rewind removes
 
 
 def main():
